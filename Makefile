@@ -1,0 +1,45 @@
+# Two entry points matter: `make demo` (the main job against the embedded emulator) and
+# `make test` (everything CI checks). Both build their own virtualenv, so a fresh clone
+# needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SPEC ?= examples/widgets.yaml
+
+.PHONY: demo test lint typecheck unit clean install dev
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit("turnstile-sync needs Python 3.11+") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+demo: install
+	$(BIN)/turnstile-sync plan $(SPEC) --emulator
+	$(BIN)/turnstile-sync apply $(SPEC) --emulator --auto-approve
+	$(BIN)/turnstile-sync plan $(SPEC) --emulator --detailed-exitcode
+
+lint: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: dev
+	$(BIN)/mypy
+
+unit: dev
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .turnstile-sync .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,365 @@
+"""The emulator's state: widgets per account in SQLite, and the rules Cloudflare enforces on it.
+
+SQLite makes the state survive between runs (``make demo`` twice shows "no changes") and lets a
+served emulator and a test inspect the same file. Handlers hand this module validated values;
+it owns identity, timestamps, secrets, limits and the region rule.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import string
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from turnstile_sync.emulator.errors import (
+    CODE_ENTITLEMENT,
+    CODE_LIMIT_EXCEEDED,
+    CODE_REGION_IMMUTABLE,
+    CODE_ROTATION_IN_GRACE_PERIOD,
+    EmulatorError,
+    not_found,
+)
+
+SCHEMA_VERSION = 1
+SECRET_GRACE_PERIOD = timedelta(hours=2)
+_KEY_ALPHABET = string.ascii_letters + string.digits
+_KEY_PREFIX = "0x4AAAAAAA"
+ENTERPRISE_FIELDS = ("bot_fight_mode", "ephemeral_id", "offlabel")
+ORDER_COLUMNS = {
+    "id": "seq",
+    "sitekey": "sitekey",
+    "name": "name",
+    "created_on": "created_on",
+    "modified_on": "modified_on",
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS widgets (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id TEXT NOT NULL,
+    sitekey TEXT NOT NULL UNIQUE,
+    secret TEXT NOT NULL,
+    previous_secret TEXT,
+    previous_secret_expires_on TEXT,
+    name TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    domains TEXT NOT NULL,
+    region TEXT NOT NULL,
+    clearance_level TEXT NOT NULL,
+    bot_fight_mode INTEGER NOT NULL,
+    ephemeral_id INTEGER NOT NULL,
+    offlabel INTEGER NOT NULL,
+    created_on TEXT NOT NULL,
+    modified_on TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS widgets_by_account ON widgets (account_id, seq);
+"""
+
+_DEFAULTS: dict[str, Any] = {
+    "region": "world",
+    "clearance_level": "no_clearance",
+    "bot_fight_mode": False,
+    "ephemeral_id": False,
+    "offlabel": False,
+}
+
+
+@dataclass(frozen=True)
+class AccountPlan:
+    """What an account is entitled to. Defaults are Cloudflare Free's."""
+
+    name: str = "free"
+    max_widgets: int | None = 20
+    max_domains: int = 10
+    enterprise_fields: bool = False
+
+
+FREE = AccountPlan()
+ENTERPRISE = AccountPlan("enterprise", max_widgets=None, max_domains=200, enterprise_fields=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """Cloudflare's format: microseconds and a literal Z, e.g. 2014-01-01T05:20:00.123123Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _random_key(length: int) -> str:
+    return _KEY_PREFIX + "".join(
+        secrets.choice(_KEY_ALPHABET) for _ in range(length - len(_KEY_PREFIX))
+    )
+
+
+class Backend:
+    """Widgets of every account, in one SQLite database (``:memory:`` for throwaway state)."""
+
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        account_plan: AccountPlan = FREE,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.account_plan = account_plan
+        self._clock = clock
+        self._last_timestamp = ""
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _timestamp(self) -> str:
+        """A fresh timestamp that always moves forward, so modified_on changes on every write."""
+        moment = self._clock()
+        stamp = format_timestamp(moment)
+        while stamp <= self._last_timestamp:
+            moment += timedelta(microseconds=1)
+            stamp = format_timestamp(moment)
+        self._last_timestamp = stamp
+        return stamp
+
+    def list(
+        self,
+        account_id: str,
+        *,
+        page: int,
+        per_page: int,
+        order: str | None = None,
+        direction: str = "asc",
+        name_contains: str | None = None,
+        sitekey_contains: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of widgets and the total that match."""
+        where = "account_id = ?"
+        args: list[Any] = [account_id]
+        if name_contains:
+            where += " AND instr(lower(name), lower(?)) > 0"
+            args.append(name_contains)
+        if sitekey_contains:
+            where += " AND instr(lower(sitekey), lower(?)) > 0"
+            args.append(sitekey_contains)
+        column = ORDER_COLUMNS.get(order or "id", "seq")
+        sort = "DESC" if direction == "desc" else "ASC"
+        total = self._db.execute(f"SELECT count(*) FROM widgets WHERE {where}", args).fetchone()[0]  # noqa: S608
+        rows = self._db.execute(
+            f"SELECT * FROM widgets WHERE {where} ORDER BY {column} {sort}, seq {sort} "  # noqa: S608
+            "LIMIT ? OFFSET ?",
+            [*args, per_page, (page - 1) * per_page],
+        ).fetchall()
+        return [_row_to_widget(row) for row in rows], int(total)
+
+    def get(self, account_id: str, sitekey: str) -> dict[str, Any]:
+        return _row_to_widget(self._row(account_id, sitekey))
+
+    def create(self, account_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        values = {**_DEFAULTS, **fields}
+        self._check_entitlements(values)
+        with self._transaction() as db:
+            limit = self.account_plan.max_widgets
+            if limit is not None:
+                count = db.execute(
+                    "SELECT count(*) FROM widgets WHERE account_id = ?", [account_id]
+                ).fetchone()[0]
+                if count >= limit:
+                    raise EmulatorError(
+                        400,
+                        CODE_LIMIT_EXCEEDED,
+                        f"widget limit reached: the {self.account_plan.name} plan allows "
+                        f"{limit} widgets per account",
+                    )
+            now = self._timestamp()
+            sitekey = _random_key(24)
+            db.execute(
+                "INSERT INTO widgets (account_id, sitekey, secret, name, mode, domains, region, "
+                "clearance_level, bot_fight_mode, ephemeral_id, offlabel, created_on, modified_on) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    account_id,
+                    sitekey,
+                    _random_key(35),
+                    values["name"],
+                    values["mode"],
+                    json.dumps(sorted(values["domains"])),
+                    values["region"],
+                    values["clearance_level"],
+                    values["bot_fight_mode"],
+                    values["ephemeral_id"],
+                    values["offlabel"],
+                    now,
+                    now,
+                ],
+            )
+        return self.get(account_id, sitekey)
+
+    def update(self, account_id: str, sitekey: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """PUT semantics: the body's fields replace the stored ones; optional fields left out
+        keep their value (Cloudflare's behaviour for a partial PUT is UNCONFIRMED)."""
+        with self._transaction() as db:
+            current = _row_to_widget(self._row(account_id, sitekey))
+            region = fields.get("region", current["region"])
+            if region != current["region"]:
+                raise EmulatorError(
+                    400,
+                    CODE_REGION_IMMUTABLE,
+                    f"region cannot be changed after creation (widget is in "
+                    f"'{current['region']}', request asks for '{region}'); create a new widget",
+                )
+            values = {**current, **fields}
+            self._check_entitlements(values, previous=current)
+            db.execute(
+                "UPDATE widgets SET name = ?, mode = ?, domains = ?, clearance_level = ?, "
+                "bot_fight_mode = ?, ephemeral_id = ?, offlabel = ?, modified_on = ? "
+                "WHERE account_id = ? AND sitekey = ?",
+                [
+                    values["name"],
+                    values["mode"],
+                    json.dumps(sorted(values["domains"])),
+                    values["clearance_level"],
+                    values["bot_fight_mode"],
+                    values["ephemeral_id"],
+                    values["offlabel"],
+                    self._timestamp(),
+                    account_id,
+                    sitekey,
+                ],
+            )
+        return self.get(account_id, sitekey)
+
+    def delete(self, account_id: str, sitekey: str) -> dict[str, Any]:
+        with self._transaction() as db:
+            widget = _row_to_widget(self._row(account_id, sitekey))
+            db.execute(
+                "DELETE FROM widgets WHERE account_id = ? AND sitekey = ?", [account_id, sitekey]
+            )
+        return widget
+
+    def rotate_secret(
+        self, account_id: str, sitekey: str, *, invalidate_immediately: bool
+    ) -> dict[str, Any]:
+        """New secret; the old one stays valid for two hours unless invalidated at once.
+
+        Cloudflare refuses a second rotation during the grace period. Whether an immediate
+        rotation also blocks the next one is UNCONFIRMED; here it does not, as there is no
+        grace period to protect.
+        """
+        with self._transaction() as db:
+            row = self._row(account_id, sitekey)
+            now = self._clock()
+            expires = row["previous_secret_expires_on"]
+            if expires and expires > format_timestamp(now):
+                raise EmulatorError(
+                    400,
+                    CODE_ROTATION_IN_GRACE_PERIOD,
+                    f"the secret was rotated recently; it cannot be rotated again until the "
+                    f"2-hour grace period ends at {expires}",
+                )
+            previous, previous_expires = (
+                (None, None)
+                if invalidate_immediately
+                else (row["secret"], format_timestamp(now + SECRET_GRACE_PERIOD))
+            )
+            db.execute(
+                "UPDATE widgets SET secret = ?, previous_secret = ?, "
+                "previous_secret_expires_on = ?, modified_on = ? "
+                "WHERE account_id = ? AND sitekey = ?",
+                [
+                    _random_key(35),
+                    previous,
+                    previous_expires,
+                    self._timestamp(),
+                    account_id,
+                    sitekey,
+                ],
+            )
+        return self.get(account_id, sitekey)
+
+    def valid_secrets(self, account_id: str, sitekey: str) -> list[str]:
+        """Secrets siteverify would accept now: the current one, and the previous one in grace."""
+        row = self._row(account_id, sitekey)
+        valid = [row["secret"]]
+        expires = row["previous_secret_expires_on"]
+        if row["previous_secret"] and expires and expires > format_timestamp(self._clock()):
+            valid.append(row["previous_secret"])
+        return valid
+
+    def _row(self, account_id: str, sitekey: str) -> sqlite3.Row:
+        row = self._db.execute(
+            "SELECT * FROM widgets WHERE account_id = ? AND sitekey = ?", [account_id, sitekey]
+        ).fetchone()
+        if row is None:
+            raise not_found(sitekey)
+        return row  # type: ignore[no-any-return]
+
+    def _check_entitlements(
+        self, values: dict[str, Any], previous: dict[str, Any] | None = None
+    ) -> None:
+        plan = self.account_plan
+        problems: list[tuple[int, str]] = []
+        if not values["domains"] and not plan.enterprise_fields:
+            problems.append(
+                (
+                    CODE_ENTITLEMENT,
+                    "domains must list at least one hostname; an empty list ('any hostname') "
+                    "requires an Enterprise entitlement",
+                )
+            )
+        if len(values["domains"]) > plan.max_domains:
+            problems.append(
+                (
+                    CODE_LIMIT_EXCEEDED,
+                    f"too many hostnames: {len(values['domains'])}; the {plan.name} plan "
+                    f"allows {plan.max_domains} per widget",
+                )
+            )
+        if not plan.enterprise_fields:
+            for name in ENTERPRISE_FIELDS:
+                was_on = bool(previous and previous[name])
+                if values[name] and not was_on:
+                    problems.append(
+                        (CODE_ENTITLEMENT, f"{name} requires an Enterprise entitlement")
+                    )
+        if problems:
+            raise EmulatorError.many(400, problems)
+
+
+def _row_to_widget(row: sqlite3.Row) -> dict[str, Any]:
+    """A widget as the detail endpoints show it (list endpoints drop the secret)."""
+    return {
+        "sitekey": row["sitekey"],
+        "secret": row["secret"],
+        "name": row["name"],
+        "mode": row["mode"],
+        "domains": json.loads(row["domains"]),
+        "region": row["region"],
+        "clearance_level": row["clearance_level"],
+        "bot_fight_mode": bool(row["bot_fight_mode"]),
+        "ephemeral_id": bool(row["ephemeral_id"]),
+        "offlabel": bool(row["offlabel"]),
+        "created_on": row["created_on"],
+        "modified_on": row["modified_on"],
+    }

@@ -1,0 +1,46 @@
+"""Domain errors of the emulator, each carrying Cloudflare's HTTP status and error code.
+
+Cloudflare does not publish the codes of most Turnstile errors (API-NOTES marks them
+UNCONFIRMED), so the codes below are the emulator's own, documented choices. Clients should
+branch on the HTTP status, as Cloudflare's SDKs do.
+"""
+
+from __future__ import annotations
+
+from turnstile_sync.errors import TurnstileSyncError
+
+CODE_NO_ROUTE = 7003
+"""Cloudflare's code for an unroutable URI or a malformed identifier in the path."""
+CODE_METHOD_NOT_ALLOWED = 10405
+CODE_INVALID_REQUEST = 10400
+"""Emulator's choice: a body or query parameter that breaks the schema."""
+CODE_NOT_FOUND = 10404
+"""Emulator's choice: no widget with that sitekey in that account."""
+CODE_REGION_IMMUTABLE = 10406
+CODE_ROTATION_IN_GRACE_PERIOD = 10407
+CODE_LIMIT_EXCEEDED = 10408
+CODE_ENTITLEMENT = 10409
+
+
+class EmulatorError(TurnstileSyncError):
+    """Raised by the backend or handlers; routes turn it into Cloudflare's error envelope."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.errors = [(code, message)]
+
+    @classmethod
+    def many(cls, status: int, errors: list[tuple[int, str]]) -> EmulatorError:
+        """One response listing every problem, as Cloudflare does for a bad body."""
+        error = cls(status, errors[0][0], errors[0][1])
+        error.errors = errors
+        return error
+
+
+def invalid(message: str) -> EmulatorError:
+    return EmulatorError(400, CODE_INVALID_REQUEST, message)
+
+
+def not_found(sitekey: str) -> EmulatorError:
+    return EmulatorError(404, CODE_NOT_FOUND, f"widget {sitekey} not found")

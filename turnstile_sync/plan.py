@@ -1,0 +1,87 @@
+"""What a plan is: the actions that would make the account match the spec, and what was left alone.
+
+Plain frozen data, so a plan can be rendered, reviewed, compared in tests and applied without
+anything being recomputed in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from turnstile_sync.models import LiveWidget, WidgetBody
+
+
+class ActionKind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+
+
+REGION_IMMUTABLE_REASON = "region cannot be changed after creation"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One managed field that differs: ``before`` is live (None on create), ``after`` desired."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Action:
+    """One change to one widget.
+
+    ``sitekey`` is the live widget acted on (None for a create); ``body`` is exactly what will be
+    sent for create, update and the create half of a replace.
+    """
+
+    kind: ActionKind
+    name: str
+    sitekey: str | None = None
+    changes: tuple[FieldChange, ...] = ()
+    body: WidgetBody | None = None
+    reason: str = ""
+
+    @property
+    def is_destructive(self) -> bool:
+        """Deletes and replacements remove a sitekey that live pages may still use."""
+        return self.kind in (ActionKind.DELETE, ActionKind.REPLACE)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The actions to take, plus the live widgets deliberately not touched."""
+
+    account_id: str
+    actions: tuple[Action, ...] = ()
+    unmanaged: tuple[LiveWidget, ...] = ()
+    ignored: tuple[LiveWidget, ...] = ()
+    unchanged: tuple[str, ...] = field(default=())
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actions)
+
+    def count(self, kind: ActionKind) -> int:
+        return sum(1 for action in self.actions if action.kind is kind)
+
+    def summary(self) -> str:
+        """One line, stable wording: pipelines and reviewers grep for it."""
+        if not self.actions:
+            text = "No changes. The account matches the spec."
+        else:
+            parts = [
+                f"{self.count(ActionKind.CREATE)} to create",
+                f"{self.count(ActionKind.UPDATE)} to update",
+                f"{self.count(ActionKind.REPLACE)} to replace",
+                f"{self.count(ActionKind.DELETE)} to delete",
+            ]
+            text = "Plan: " + ", ".join(parts) + "."
+        if self.unmanaged:
+            text += f" {len(self.unmanaged)} unmanaged (left alone)."
+        return text

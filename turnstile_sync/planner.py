@@ -1,0 +1,191 @@
+"""plan(spec, live) -> Plan: a pure function, so every reconcile rule is unit-testable offline.
+
+Identity is the widget name, or the sitekey when an entry pins one. Cloudflare does not keep
+names unique, so a name that matches several live widgets is refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from turnstile_sync.errors import PlanError
+from turnstile_sync.models import LiveWidget, Spec, WidgetBody, WidgetSpec
+from turnstile_sync.plan import REGION_IMMUTABLE_REASON, Action, ActionKind, FieldChange, Plan
+
+_COMPARED_FIELDS = ("name", "mode", "domains", "region", "clearance_level",
+                    "bot_fight_mode", "ephemeral_id", "offlabel")
+
+
+def plan(spec: Spec, live: Sequence[LiveWidget], *, account_id: str | None = None) -> Plan:
+    """Compute the actions that make ``live`` match ``spec``. Raises PlanError if it cannot."""
+    account = account_id or spec.account_id or ""
+    ignored = tuple(w for w in live if _is_ignored(w.name, spec.ignore))
+    considered = [w for w in live if not _is_ignored(w.name, spec.ignore)]
+    matches, problems = _match(spec, considered, ignored)
+
+    actions: list[Action] = []
+    unchanged: list[str] = []
+    for widget in spec.widgets:
+        current = matches.get(widget.name)
+        if current is None:
+            action = _create(spec, widget, problems)
+        else:
+            action = _change(spec, widget, current)
+        if action is None:
+            unchanged.append(widget.name)
+        else:
+            actions.append(action)
+
+    matched = {w.sitekey for w in matches.values()}
+    leftovers = tuple(w for w in considered if w.sitekey not in matched)
+    unmanaged: tuple[LiveWidget, ...] = leftovers
+    if spec.prune:
+        unmanaged = ()
+        actions += [
+            Action(ActionKind.DELETE, w.name, w.sitekey, reason="not in the spec and prune is on")
+            for w in sorted(leftovers, key=lambda w: (w.name, w.sitekey))
+        ]
+    if problems:
+        raise PlanError(problems)
+    return Plan(
+        account_id=account,
+        actions=tuple(sorted(actions, key=_apply_order)),
+        unmanaged=unmanaged,
+        ignored=ignored,
+        unchanged=tuple(unchanged),
+    )
+
+
+def _is_ignored(name: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def _apply_order(action: Action) -> int:
+    """Stable sort key that keeps spec order within each kind."""
+    order = (ActionKind.CREATE, ActionKind.REPLACE, ActionKind.UPDATE, ActionKind.DELETE)
+    return order.index(action.kind)
+
+
+def _match(
+    spec: Spec, considered: list[LiveWidget], ignored: tuple[LiveWidget, ...]
+) -> tuple[dict[str, LiveWidget], list[str]]:
+    """Pair each spec entry with at most one live widget: pins first, then unique names."""
+    problems: list[str] = []
+    by_sitekey = {w.sitekey: w for w in considered}
+    ignored_sitekeys = {w.sitekey for w in ignored}
+    matches: dict[str, LiveWidget] = {}
+    claimed: dict[str, str] = {}
+
+    seen_names: set[str] = set()
+    for widget in spec.widgets:
+        if widget.name in seen_names:
+            problems.append(f"the spec names '{widget.name}' twice; names must be unique")
+        seen_names.add(widget.name)
+
+    for widget in spec.widgets:
+        if widget.sitekey is None:
+            continue
+        if widget.sitekey in claimed:
+            problems.append(
+                f"'{widget.name}' and '{claimed[widget.sitekey]}' both pin sitekey {widget.sitekey}"
+            )
+        elif widget.sitekey in by_sitekey:
+            matches[widget.name] = by_sitekey[widget.sitekey]
+            claimed[widget.sitekey] = widget.name
+        elif widget.sitekey in ignored_sitekeys:
+            problems.append(
+                f"'{widget.name}' pins sitekey {widget.sitekey}, whose live widget is ignored by "
+                "an 'ignore' pattern"
+            )
+        else:
+            problems.append(
+                f"'{widget.name}' pins sitekey {widget.sitekey}, which does not exist in the "
+                "account; remove 'sitekey:' to create a new widget instead"
+            )
+
+    by_name: dict[str, list[LiveWidget]] = defaultdict(list)
+    for live_widget in considered:
+        if live_widget.sitekey not in claimed:
+            by_name[live_widget.name].append(live_widget)
+    for widget in spec.widgets:
+        if widget.sitekey is not None:
+            continue
+        candidates = by_name.get(widget.name, [])
+        if len(candidates) > 1:
+            sitekeys = ", ".join(sorted(w.sitekey for w in candidates))
+            problems.append(
+                f"'{widget.name}' matches {len(candidates)} live widgets ({sitekeys}); "
+                "Cloudflare does not keep names unique, so pin the one this entry manages "
+                "with 'sitekey:'"
+            )
+        elif candidates:
+            matches[widget.name] = candidates[0]
+    return matches, problems
+
+
+def _plain(value: Any) -> Any:
+    """Enum members as their string values, so spec and live values compare and print alike."""
+    return value.value if hasattr(value, "value") else value
+
+
+def _desired(spec: Spec, widget: WidgetSpec) -> dict[str, Any]:
+    desired = {"name": widget.name}
+    desired.update({k: _plain(v) for k, v in spec.desired_settings(widget).items()})
+    return desired
+
+
+def _create(spec: Spec, widget: WidgetSpec, problems: list[str]) -> Action | None:
+    desired = _desired(spec, widget)
+    missing = [name for name in ("mode", "domains") if name not in desired]
+    if missing:
+        problems.append(
+            f"'{widget.name}' does not exist yet, and creating it needs "
+            f"{' and '.join(missing)} (set on the entry or in 'defaults')"
+        )
+        return None
+    body = WidgetBody(**desired)
+    changes = tuple(FieldChange(name, None, value) for name, value in desired.items())
+    return Action(ActionKind.CREATE, widget.name, None, changes, body, "not in the account")
+
+
+def _change(spec: Spec, widget: WidgetSpec, current: LiveWidget) -> Action | None:
+    desired = _desired(spec, widget)
+    before = {name: getattr(current, name) for name in desired}
+    if before == desired:
+        return None
+    changes = tuple(
+        FieldChange(name, before[name], desired[name])
+        for name in _COMPARED_FIELDS
+        if name in _changed_fields(before, desired)
+    )
+    full = {name: getattr(current, name) for name in _COMPARED_FIELDS}
+    full.update(desired)
+    if any(change.field == "region" for change in changes):
+        return Action(
+            ActionKind.REPLACE,
+            widget.name,
+            current.sitekey,
+            changes,
+            WidgetBody(**full),
+            REGION_IMMUTABLE_REASON,
+        )
+    full["region"] = current.region
+    return Action(
+        ActionKind.UPDATE,
+        widget.name,
+        current.sitekey,
+        changes,
+        WidgetBody(**full),
+        "managed fields differ from the spec",
+    )
+
+
+def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """Top-level fields that differ, with lists compared as sets (order never matters)."""
+    from deepdiff import DeepDiff  # deferred: only plans with differences pay for the import
+
+    diff = DeepDiff(before, after, ignore_order=True)
+    return {str(key) for key in diff.affected_root_keys}

@@ -1,0 +1,283 @@
+"""YAML → Spec, with every problem reported at its file:line:column, all at once.
+
+PyYAML's constructors throw away positions, so the document is composed into nodes first and
+turned into plain data here, keeping the position of every key and list item. Duplicate keys,
+which plain ``yaml.safe_load`` silently resolves to the last one, are refused: in a spec they
+are almost always a copy-paste mistake that would otherwise change a widget unnoticed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from turnstile_sync.errors import Problem, SpecError
+from turnstile_sync.models import Spec, WidgetSettings, WidgetSpec
+
+Location = tuple[str | int, ...]
+_MERGE_KEY = "<<"
+
+
+@dataclass
+class _Positions:
+    """Where each key and item of the document starts (1-based line and column)."""
+
+    marks: dict[Location, tuple[int, int]] = field(default_factory=dict)
+    duplicates: list[tuple[Location, str]] = field(default_factory=list)
+
+    def add(self, location: Location, mark: yaml.Mark) -> None:
+        self.marks.setdefault(location, (mark.line + 1, mark.column + 1))
+
+    def nearest(self, location: Location) -> tuple[int | None, int | None]:
+        """The position of the deepest known node on the path: a missing key points at its parent."""
+        for depth in range(len(location), -1, -1):
+            found = self.marks.get(location[:depth])
+            if found:
+                return found
+        return None, None
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A validated spec and where its widgets are written, for messages and annotations."""
+
+    spec: Spec
+    source: str
+    widget_lines: tuple[int | None, ...]
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """Read and validate a spec file. Raises SpecError listing every problem."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(source, [Problem("file not found")]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(source, [Problem(f"cannot read the file: {error}")]) from None
+    return load_spec_text(text, source)
+
+
+def load_spec_text(text: str, source: str = "<spec>") -> LoadedSpec:
+    """Validate spec text; ``source`` names it in messages."""
+    positions = _Positions()
+    syntax_problems: list[Problem] = []
+    data = _parse_yaml(text, positions, syntax_problems)
+    if syntax_problems:
+        raise SpecError(source, syntax_problems)
+    if data is None:
+        raise SpecError(source, [Problem("the file is empty; expected a mapping with 'widgets:'")])
+    if not isinstance(data, dict):
+        line, column = positions.nearest(())
+        raise SpecError(
+            source,
+            [Problem("expected a mapping with 'widgets:' at the top level", "", line, column)],
+        )
+    problems = [
+        Problem(message, _format_location(location, data), *positions.nearest(location))
+        for location, message in positions.duplicates
+    ]
+    problems += _duplicate_name_problems(data, positions)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as error:
+        problems += [_problem_from_pydantic(item, data, positions) for item in error.errors()]
+        raise SpecError(source, _in_file_order(problems)) from None
+    problems += _cross_field_problems(spec, data, positions)
+    if problems:
+        raise SpecError(source, _in_file_order(problems))
+    lines = tuple(positions.nearest(("widgets", index))[0] for index in range(len(spec.widgets)))
+    return LoadedSpec(spec=spec, source=source, widget_lines=lines)
+
+
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda problem: (problem.line or 0, problem.column or 0))
+
+
+def _parse_yaml(text: str, positions: _Positions, problems: list[Problem]) -> Any:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        return _to_data(node, (), loader, positions, problems)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else None
+        column = mark.column + 1 if mark else None
+        message = f"invalid YAML: {error.problem or error.context or 'syntax error'}"
+        problems.append(Problem(message, "", line, column))
+        return None
+    except yaml.YAMLError as error:
+        problems.append(Problem(f"invalid YAML: {error}"))
+        return None
+    finally:
+        loader.dispose()
+
+
+def _to_data(
+    node: yaml.Node,
+    location: Location,
+    loader: yaml.SafeLoader,
+    positions: _Positions,
+    problems: list[Problem],
+) -> Any:
+    positions.add(location, node.start_mark)
+    if isinstance(node, yaml.MappingNode):
+        return _mapping_to_data(node, location, loader, positions, problems)
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _to_data(item, (*location, index), loader, positions, problems)
+            for index, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)
+
+
+def _mapping_to_data(
+    node: yaml.MappingNode,
+    location: Location,
+    loader: yaml.SafeLoader,
+    positions: _Positions,
+    problems: list[Problem],
+) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str) or key == _MERGE_KEY:
+            continue
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            message = (
+                f"duplicate key '{key}' (first set on line {seen[key]}); "
+                "YAML would silently keep only the last one"
+            )
+            positions.duplicates.append(((*location, key), message))
+            positions.marks[(*location, key)] = (line, key_node.start_mark.column + 1)
+        else:
+            seen[key] = line
+    loader.flatten_mapping(node)  # resolves '<<' merge keys; later keys override earlier ones
+    result: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            column = key_node.start_mark.column + 1
+            problems.append(
+                Problem(
+                    f"keys must be strings, got {key!r}",
+                    _format_location(location, {}),
+                    key_node.start_mark.line + 1,
+                    column,
+                )
+            )
+            continue
+        positions.add((*location, key), key_node.start_mark)
+        result[key] = _to_data(value_node, (*location, key), loader, positions, problems)
+    return result
+
+
+def _format_location(location: Location, data: Any) -> str:
+    """``widgets[2] (checkout).domains[0]``: the path, with the widget's name when it has one."""
+    text = ""
+    node = data
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, Mapping) and isinstance(node.get("name"), str):
+                text += f" ({node['name']})"
+        else:
+            text += f".{part}" if text else part
+            node = node.get(part) if isinstance(node, Mapping) else None
+    return text
+
+
+def _model_at(location: Location) -> type[BaseModel] | None:
+    """The spec model that owns the mapping at ``location``, to list its allowed keys."""
+    if len(location) == 0:
+        return Spec
+    if location == ("defaults",):
+        return WidgetSettings
+    if len(location) == 2 and location[0] == "widgets" and isinstance(location[1], int):
+        return WidgetSpec
+    return None
+
+
+def _problem_from_pydantic(error: Any, data: Any, positions: _Positions) -> Problem:
+    location: Location = tuple(error["loc"])
+    line, column = positions.nearest(location)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(location[:-1])
+        allowed = ", ".join(model.model_fields) if model else ""
+        message = f"unknown key '{location[-1]}'" + (f"; allowed keys: {allowed}" if allowed else "")
+    elif kind == "missing":
+        message = "this field is required"
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+        if kind not in {"value_error"} and not isinstance(error.get("input"), dict | list):
+            message += f" (got {error['input']!r})"
+    return Problem(message, _format_location(location, data), line, column)
+
+
+def _cross_field_problems(spec: Spec, data: Any, positions: _Positions) -> list[Problem]:
+    """Rules that span fields: the hostname limit, and names the file also ignores."""
+    problems: list[Problem] = []
+
+    def report(location: Location, message: str) -> None:
+        line, column = positions.nearest(location)
+        problems.append(Problem(message, _format_location(location, data), line, column))
+
+    limit = spec.max_domains_per_widget
+    limit_hint = (
+        "Cloudflare Free allows 10 hostnames per widget; on Enterprise raise "
+        "max_domains_per_widget (up to 200)"
+    )
+    if spec.defaults.domains and len(spec.defaults.domains) > limit:
+        count = len(spec.defaults.domains)
+        report(("defaults", "domains"), f"{count} hostnames, more than {limit}. {limit_hint}")
+
+    for index, widget in enumerate(spec.widgets):
+        if widget.domains and len(widget.domains) > limit:
+            count = len(widget.domains)
+            report(("widgets", index, "domains"), f"{count} hostnames, more than {limit}. {limit_hint}")
+        for pattern in spec.ignore:
+            if fnmatch.fnmatchcase(widget.name, pattern):
+                report(
+                    ("widgets", index, "name"),
+                    f"'{widget.name}' matches ignore pattern '{pattern}', so it would never be "
+                    "managed; remove the entry or narrow the pattern",
+                )
+    return problems
+
+
+def _duplicate_name_problems(data: dict[str, Any], positions: _Positions) -> list[Problem]:
+    """Names identify widgets, so two entries with one name are refused, naming both lines.
+
+    Checked on the raw data so it is reported together with any other problem in the file.
+    """
+    widgets = data.get("widgets")
+    if not isinstance(widgets, list):
+        return []
+    problems: list[Problem] = []
+    first_line_of: dict[str, int | None] = {}
+    for index, entry in enumerate(widgets):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str):
+            continue
+        location: Location = ("widgets", index, "name")
+        line, column = positions.nearest(location)
+        if name in first_line_of:
+            message = (
+                f"duplicate widget name '{name}' (also on line {first_line_of[name]}); "
+                "names identify widgets, so each must be unique in the file"
+            )
+            problems.append(Problem(message, _format_location(location, data), line, column))
+        else:
+            first_line_of[name] = line
+    return problems
