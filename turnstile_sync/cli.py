@@ -1,0 +1,273 @@
+"""The command line: options, confirmation and exit codes. Thin by design.
+
+Exit codes are a contract pipelines depend on: 0 success (no changes, with
+--detailed-exitcode), 2 only for "plan has changes" under --detailed-exitcode, 1 for every
+error, including usage errors (click's own default for those would be 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from turnstile_sync import __version__
+from turnstile_sync.defaults import DEFAULT_EMULATOR_DB, DEFAULT_SPEC
+
+if TYPE_CHECKING:
+    from turnstile_sync.applier import ApplyReport
+    from turnstile_sync.connection import Target
+    from turnstile_sync.plan import Plan
+    from turnstile_sync.spec import LoadedSpec
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _spec_argument(function: _F) -> _F:
+    return click.argument(
+        "spec_path", metavar="[SPEC]", default=DEFAULT_SPEC, type=click.Path(dir_okay=False)
+    )(function)
+
+
+def _connection_options(function: _F) -> _F:
+    options = [
+        click.option(
+            "--account-id",
+            help="Cloudflare account id; overrides the spec's account_id and "
+            "CLOUDFLARE_ACCOUNT_ID.",
+        ),
+        click.option(
+            "--emulator",
+            is_flag=True,
+            help="Run against the embedded emulator (in-process, no network, no token).",
+        ),
+        click.option(
+            "--emulator-db",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=DEFAULT_EMULATOR_DB,
+            show_default=True,
+            help="State file of the embedded emulator.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _warn(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
+def _load(spec_path: str) -> LoadedSpec:
+    from turnstile_sync.spec import load_spec
+
+    return load_spec(spec_path)
+
+
+async def _plan_against_live(
+    loaded: LoadedSpec, account_id: str, target: Target
+) -> tuple[Plan, int]:
+    from turnstile_sync.connection import open_client
+    from turnstile_sync.planner import plan
+
+    async with open_client(account_id, target) as client:
+        live = await client.list_widgets()
+    return plan(loaded.spec, live, account_id=account_id), len(live)
+
+
+def _prepare(
+    spec_path: str, account_id: str | None, emulator: bool, emulator_db: Path
+) -> tuple[LoadedSpec, str, Target]:
+    from turnstile_sync.connection import Target, resolve_account_id
+
+    loaded = _load(spec_path)
+    account = resolve_account_id(account_id, loaded.spec.account_id, warn=_warn)
+    return loaded, account, Target(emulator=emulator, emulator_db=emulator_db)
+
+
+def _describe_target(loaded: LoadedSpec, account_id: str, target: Target, live: int) -> str:
+    where = f"the embedded emulator ({target.emulator_db})" if target.emulator else "Cloudflare"
+    return (
+        f"{loaded.source}: {len(loaded.spec.widgets)} widget(s) in the spec; account "
+        f"{account_id} on {where} has {live} widget(s)."
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="turnstile-sync")
+def cli() -> None:
+    """Manage Cloudflare Turnstile widgets as code: validate, plan and apply a YAML spec."""
+
+
+@cli.command()
+@_spec_argument
+def validate(spec_path: str) -> int:
+    """Check SPEC offline. Nothing is sent anywhere."""
+    loaded = _load(spec_path)
+    count = len(loaded.spec.widgets)
+    click.echo(f"{loaded.source}: valid ({count} widget{'s' if count != 1 else ''}).")
+    return EXIT_OK
+
+
+@cli.command("plan")
+@_spec_argument
+@_connection_options
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes, 0 when there are none (1 is always an error).",
+)
+def plan_command(
+    spec_path: str,
+    account_id: str | None,
+    emulator: bool,
+    emulator_db: Path,
+    detailed_exitcode: bool,
+) -> int:
+    """Show what apply would change to make the account match SPEC. Changes nothing."""
+    from turnstile_sync.render.text import make_console, render_plan
+
+    loaded, account, target = _prepare(spec_path, account_id, emulator, emulator_db)
+    plan, live = asyncio.run(_plan_against_live(loaded, account, target))
+    click.echo(_describe_target(loaded, account, target, live), err=True)
+    render_plan(plan, make_console())
+    return EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK
+
+
+@cli.command("apply")
+@_spec_argument
+@_connection_options
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="How many API requests may be in flight at once.",
+)
+def apply_command(
+    spec_path: str,
+    account_id: str | None,
+    emulator: bool,
+    emulator_db: Path,
+    auto_approve: bool,
+    parallelism: int,
+) -> int:
+    """Plan, show the plan, ask for 'yes', then change the account to match SPEC."""
+    from turnstile_sync.render.text import make_console, render_plan, render_report
+
+    loaded, account, target = _prepare(spec_path, account_id, emulator, emulator_db)
+    plan, live = asyncio.run(_plan_against_live(loaded, account, target))
+    click.echo(_describe_target(loaded, account, target, live), err=True)
+    console = make_console()
+    render_plan(plan, console)
+    if not plan.has_changes:
+        return EXIT_OK
+    if not auto_approve and not _confirmed():
+        click.echo("Apply cancelled. Nothing was changed.", err=True)
+        return EXIT_ERROR
+    report = asyncio.run(_apply(plan, account, target, parallelism))
+    console.print()
+    render_report(report, console)
+    return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def _confirmed() -> bool:
+    from turnstile_sync.errors import ConfigError
+
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "refusing to apply: there is no terminal to ask for confirmation on. Review the "
+            "plan, then pass --auto-approve (as CI pipelines do)."
+        )
+    answer: str = click.prompt(
+        "\nApply these changes? Only 'yes' will be accepted",
+        default="",
+        show_default=False,
+        err=True,
+    )
+    return answer.strip() == "yes"
+
+
+async def _apply(plan: Plan, account_id: str, target: Target, parallelism: int) -> ApplyReport:
+    from turnstile_sync.applier import apply
+    from turnstile_sync.connection import open_client
+
+    async with open_client(account_id, target) as client:
+        return await apply(plan, client, parallelism=parallelism)
+
+
+@cli.group()
+def emulator() -> None:
+    """The embedded emulator of Cloudflare's Turnstile widget API."""
+
+
+@emulator.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_EMULATOR_DB,
+    show_default=True,
+    help="SQLite state file (the same default as --emulator-db), or :memory:.",
+)
+@click.option(
+    "--plan",
+    "account_plan",
+    type=click.Choice(["free", "enterprise"]),
+    default="free",
+    show_default=True,
+    help="Limits and entitlements of every account: free (20 widgets, 10 hostnames, no "
+    "Enterprise-only fields) or enterprise.",
+)
+def emulator_serve(host: str, port: int, db_path: Path, account_plan: str) -> int:
+    """Serve the emulator over HTTP until interrupted (Ctrl-C)."""
+    from turnstile_sync.emulator import ENTERPRISE, FREE, serve
+
+    base = f"http://{host}:{port}/client/v4"
+    click.echo(
+        f"Serving Cloudflare's Turnstile widget API at {base} (state: {db_path}).\n"
+        f"Point a client at it with CLOUDFLARE_BASE_URL={base}. Stop with Ctrl-C.",
+        err=True,
+    )
+    serve(host, port, db_path, account_plan=ENTERPRISE if account_plan == "enterprise" else FREE)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: the one place that prints errors and exits."""
+    from turnstile_sync.errors import TurnstileSyncError
+
+    try:
+        code = cli.main(args=argv, prog_name="turnstile-sync", standalone_mode=False)
+    except TurnstileSyncError as error:
+        click.echo(f"Error: {error}", err=True)
+        code = EXIT_ERROR
+    except click.ClickException as error:
+        error.show()
+        code = EXIT_ERROR
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("\nInterrupted.", err=True)
+        code = EXIT_ERROR
+    except Exception as error:
+        if os.environ.get("TURNSTILE_SYNC_DEBUG"):
+            raise
+        click.echo(
+            f"Internal error: {type(error).__name__}: {error}\n"
+            "This is a bug in turnstile-sync; please report it. "
+            "Set TURNSTILE_SYNC_DEBUG=1 to see the traceback.",
+            err=True,
+        )
+        code = EXIT_ERROR
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

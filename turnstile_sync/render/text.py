@@ -1,0 +1,156 @@
+"""The human-readable plan: Terraform-like symbols, every action also named in words.
+
+Rich decides colour: only on a terminal, never with NO_COLOR. Names come from users and may
+contain square brackets, so everything user-supplied goes in as Text, never as markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from turnstile_sync.applier import ActionResult, ApplyReport, Outcome
+from turnstile_sync.plan import Action, ActionKind, FieldChange, Plan
+
+_SYMBOL = {
+    ActionKind.CREATE: ("+", "green", "create"),
+    ActionKind.UPDATE: ("~", "yellow", "update in place"),
+    ActionKind.REPLACE: ("-/+", "magenta", "replace"),
+    ActionKind.DELETE: ("-", "red", "delete"),
+}
+_OUTCOME = {
+    Outcome.DONE: ("ok", "green"),
+    Outcome.FAILED: ("FAILED", "bold red"),
+    Outcome.NOT_ATTEMPTED: ("not attempted", "yellow"),
+}
+_FIELD_WIDTH = 18
+SECRET_HINT = (
+    "Secrets of new widgets are never printed. Get them from the Cloudflare dashboard "
+    "(Turnstile > the widget > Settings) or from the API's get-widget endpoint."
+)
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that never wraps lines (CI logs and diffs stay greppable)."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(str(item) for item in value) + "]"
+    if value is None:
+        return "(unset)"
+    return str(value)
+
+
+def _change_line(change: FieldChange, kind: ActionKind) -> Text:
+    line = Text(f"      {change.field + ':':<{_FIELD_WIDTH}}")
+    if kind is ActionKind.CREATE:
+        line.append(format_value(change.after))
+        return line
+    if change.field == "domains":
+        before, after = set(change.before or ()), set(change.after or ())
+        for added in sorted(after - before):
+            line.append(f"+ {added}  ", style="green")
+        for removed in sorted(before - after):
+            line.append(f"- {removed}  ", style="red")
+        line.rstrip()
+        return line
+    line.append(format_value(change.before), style="red")
+    line.append(" -> ")
+    line.append(format_value(change.after), style="green")
+    return line
+
+
+def _action_lines(action: Action) -> list[Text]:
+    symbol, style, words = _SYMBOL[action.kind]
+    head = Text(f"{symbol:>3} ", style=style)
+    head.append(f"{words} ", style=f"bold {style}")
+    head.append(repr(action.name))
+    if action.sitekey:
+        head.append(f" ({action.sitekey})", style="dim")
+    if action.kind in (ActionKind.REPLACE, ActionKind.DELETE) and action.reason:
+        head.append(f": {action.reason}")
+    lines = [head]
+    lines += [
+        _change_line(change, action.kind)
+        for change in action.changes
+        if not (action.kind is ActionKind.CREATE and change.field == "name")
+    ]
+    if action.kind is ActionKind.REPLACE:
+        lines.append(
+            Text(
+                f"      ! a new widget is created first, with a new sitekey and secret; then "
+                f"{action.sitekey} is deleted and every page still using it stops working",
+                style="bold magenta",
+            )
+        )
+    elif action.kind is ActionKind.DELETE:
+        lines.append(
+            Text(
+                f"      ! every page still using sitekey {action.sitekey} stops working",
+                style="bold red",
+            )
+        )
+    return lines
+
+
+def render_plan(plan: Plan, console: Console) -> None:
+    for action in plan.actions:
+        for line in _action_lines(action):
+            console.print(line)
+    if plan.unmanaged:
+        if plan.actions:
+            console.print()
+        console.print(
+            f"Unmanaged: {len(plan.unmanaged)} live widget(s) not in the spec, left alone "
+            "(set 'prune: true' to delete them, or 'ignore:' to silence this):"
+        )
+        for widget in plan.unmanaged:
+            console.print(Text(f"    {widget.name!r} ({widget.sitekey})"))
+    if plan.ignored:
+        console.print(f"Ignored: {len(plan.ignored)} live widget(s) match 'ignore' patterns.")
+    if plan.actions or plan.unmanaged or plan.ignored:
+        console.print()
+    console.print(Text(plan.summary(), style="bold"))
+
+
+def _result_line(result: ActionResult) -> Text:
+    label, style = _OUTCOME[result.outcome]
+    _, _, words = _SYMBOL[result.action.kind]
+    line = Text(f"  {label:<14}", style=style)
+    line.append(f"{words} {result.action.name!r}")
+    if result.sitekey:
+        line.append(f" ({result.sitekey})", style="dim")
+    if result.error:
+        line.append(f": {result.error}")
+    return line
+
+
+def render_report(report: ApplyReport, console: Console) -> None:
+    for result in report.results:
+        console.print(_result_line(result))
+    done = report.count(Outcome.DONE)
+    failed = report.count(Outcome.FAILED)
+    skipped = report.count(Outcome.NOT_ATTEMPTED)
+    console.print()
+    if report.ok:
+        console.print(Text(f"Apply complete: {done} done.", style="bold green"))
+    else:
+        console.print(
+            Text(
+                f"Apply incomplete: {done} done, {failed} failed, {skipped} not attempted. "
+                "Fix the cause and re-run apply: it plans again from the live account.",
+                style="bold red",
+            )
+        )
+    created = any(
+        r.outcome is Outcome.DONE and r.action.kind in (ActionKind.CREATE, ActionKind.REPLACE)
+        for r in report.results
+    )
+    if created:
+        console.print(SECRET_HINT)
