@@ -34,7 +34,25 @@ _EXPORTS = {
     "TurnstileSyncError": "turnstile_sync.errors",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "Action",
+    "ActionKind",
+    "ApplyReport",
+    "Credentials",
+    "LiveWidget",
+    "LoadedSpec",
+    "Plan",
+    "Spec",
+    "TurnstileClient",
+    "TurnstileSyncError",
+    "WidgetSpec",
+    "__version__",
+    "apply",
+    "emulator_transport",
+    "load_spec",
+    "load_spec_text",
+    "plan",
+]
 
 if TYPE_CHECKING:
     from turnstile_sync.applier import ApplyReport, apply

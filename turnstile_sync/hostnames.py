@@ -16,17 +16,8 @@ _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 def normalise_hostname(raw: str) -> str:
     """Return the canonical (lower-case) form of a widget hostname, or raise ValueError why not."""
-    if not raw.strip():
-        raise ValueError("a hostname must not be empty")
-    if raw != raw.strip():
-        raise ValueError(f"{raw!r} has leading or trailing whitespace")
     value = raw.lower()
-    if "://" in value:
-        raise ValueError(f"{raw!r} includes a scheme; write the hostname only")
-    if "/" in value:
-        raise ValueError(f"{raw!r} includes a path; write the hostname only")
-    if "*" in value:
-        raise ValueError(f"{raw!r} is a wildcard; Turnstile hostnames cover subdomains already")
+    _refuse_url_parts(raw, value)
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
@@ -49,6 +40,20 @@ def normalise_hostname(raw: str) -> str:
                 "letters, digits or hyphens, not starting or ending with a hyphen"
             )
     return value
+
+
+def _refuse_url_parts(raw: str, value: str) -> None:
+    """The mistakes people make when they paste a URL where a hostname belongs."""
+    if not raw.strip():
+        raise ValueError("a hostname must not be empty")
+    if raw != raw.strip():
+        raise ValueError(f"{raw!r} has leading or trailing whitespace")
+    if "://" in value:
+        raise ValueError(f"{raw!r} includes a scheme; write the hostname only")
+    if "/" in value:
+        raise ValueError(f"{raw!r} includes a path; write the hostname only")
+    if "*" in value:
+        raise ValueError(f"{raw!r} is a wildcard; Turnstile hostnames cover subdomains already")
 
 
 def normalise_domains(raw: list[str]) -> tuple[str, ...]:

@@ -110,9 +110,7 @@ class WidgetSettings(BaseModel):
     def managed_settings(self) -> dict[str, Any]:
         """The settings this entry sets, by field name, in plan order."""
         return {
-            name: getattr(self, name)
-            for name in SETTINGS_FIELDS
-            if getattr(self, name) is not None
+            name: getattr(self, name) for name in SETTINGS_FIELDS if getattr(self, name) is not None
         }
 
 

@@ -15,8 +15,16 @@ from turnstile_sync.errors import PlanError
 from turnstile_sync.models import LiveWidget, Spec, WidgetBody, WidgetSpec
 from turnstile_sync.plan import REGION_IMMUTABLE_REASON, Action, ActionKind, FieldChange, Plan
 
-_COMPARED_FIELDS = ("name", "mode", "domains", "region", "clearance_level",
-                    "bot_fight_mode", "ephemeral_id", "offlabel")
+_COMPARED_FIELDS = (
+    "name",
+    "mode",
+    "domains",
+    "region",
+    "clearance_level",
+    "bot_fight_mode",
+    "ephemeral_id",
+    "offlabel",
+)
 
 
 def plan(spec: Spec, live: Sequence[LiveWidget], *, account_id: str | None = None) -> Plan:
@@ -74,17 +82,45 @@ def _match(
 ) -> tuple[dict[str, LiveWidget], list[str]]:
     """Pair each spec entry with at most one live widget: pins first, then unique names."""
     problems: list[str] = []
-    by_sitekey = {w.sitekey: w for w in considered}
-    ignored_sitekeys = {w.sitekey for w in ignored}
-    matches: dict[str, LiveWidget] = {}
-    claimed: dict[str, str] = {}
-
     seen_names: set[str] = set()
     for widget in spec.widgets:
         if widget.name in seen_names:
             problems.append(f"the spec names '{widget.name}' twice; names must be unique")
         seen_names.add(widget.name)
 
+    matches = _match_pins(spec, considered, ignored, problems)
+    claimed = {w.sitekey for w in matches.values()}
+    by_name: dict[str, list[LiveWidget]] = defaultdict(list)
+    for live_widget in considered:
+        if live_widget.sitekey not in claimed:
+            by_name[live_widget.name].append(live_widget)
+    for widget in spec.widgets:
+        if widget.sitekey is not None:
+            continue
+        candidates = by_name.get(widget.name, [])
+        if len(candidates) > 1:
+            sitekeys = ", ".join(sorted(w.sitekey for w in candidates))
+            problems.append(
+                f"'{widget.name}' matches {len(candidates)} live widgets ({sitekeys}); "
+                "Cloudflare does not keep names unique, so pin the one this entry manages "
+                "with 'sitekey:'"
+            )
+        elif candidates:
+            matches[widget.name] = candidates[0]
+    return matches, problems
+
+
+def _match_pins(
+    spec: Spec,
+    considered: list[LiveWidget],
+    ignored: tuple[LiveWidget, ...],
+    problems: list[str],
+) -> dict[str, LiveWidget]:
+    """Entries that pin a sitekey claim that widget, whatever its live name."""
+    by_sitekey = {w.sitekey: w for w in considered}
+    ignored_sitekeys = {w.sitekey for w in ignored}
+    matches: dict[str, LiveWidget] = {}
+    claimed: dict[str, str] = {}
     for widget in spec.widgets:
         if widget.sitekey is None:
             continue
@@ -105,25 +141,7 @@ def _match(
                 f"'{widget.name}' pins sitekey {widget.sitekey}, which does not exist in the "
                 "account; remove 'sitekey:' to create a new widget instead"
             )
-
-    by_name: dict[str, list[LiveWidget]] = defaultdict(list)
-    for live_widget in considered:
-        if live_widget.sitekey not in claimed:
-            by_name[live_widget.name].append(live_widget)
-    for widget in spec.widgets:
-        if widget.sitekey is not None:
-            continue
-        candidates = by_name.get(widget.name, [])
-        if len(candidates) > 1:
-            sitekeys = ", ".join(sorted(w.sitekey for w in candidates))
-            problems.append(
-                f"'{widget.name}' matches {len(candidates)} live widgets ({sitekeys}); "
-                "Cloudflare does not keep names unique, so pin the one this entry manages "
-                "with 'sitekey:'"
-            )
-        elif candidates:
-            matches[widget.name] = candidates[0]
-    return matches, problems
+    return matches
 
 
 def _plain(value: Any) -> Any:

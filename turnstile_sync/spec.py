@@ -35,7 +35,7 @@ class _Positions:
         self.marks.setdefault(location, (mark.line + 1, mark.column + 1))
 
     def nearest(self, location: Location) -> tuple[int | None, int | None]:
-        """The position of the deepest known node on the path: a missing key points at its parent."""
+        """The deepest known position on the path: a missing key points at its parent."""
         for depth in range(len(location), -1, -1):
             found = self.marks.get(location[:depth])
             if found:
@@ -215,7 +215,9 @@ def _problem_from_pydantic(error: Any, data: Any, positions: _Positions) -> Prob
     if kind == "extra_forbidden":
         model = _model_at(location[:-1])
         allowed = ", ".join(model.model_fields) if model else ""
-        message = f"unknown key '{location[-1]}'" + (f"; allowed keys: {allowed}" if allowed else "")
+        message = f"unknown key '{location[-1]}'" + (
+            f"; allowed keys: {allowed}" if allowed else ""
+        )
     elif kind == "missing":
         message = "this field is required"
     else:
@@ -245,7 +247,9 @@ def _cross_field_problems(spec: Spec, data: Any, positions: _Positions) -> list[
     for index, widget in enumerate(spec.widgets):
         if widget.domains and len(widget.domains) > limit:
             count = len(widget.domains)
-            report(("widgets", index, "domains"), f"{count} hostnames, more than {limit}. {limit_hint}")
+            report(
+                ("widgets", index, "domains"), f"{count} hostnames, more than {limit}. {limit_hint}"
+            )
         for pattern in spec.ignore:
             if fnmatch.fnmatchcase(widget.name, pattern):
                 report(

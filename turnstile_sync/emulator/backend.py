@@ -143,7 +143,7 @@ class Backend:
         self._last_timestamp = stamp
         return stamp
 
-    def list(
+    def list_widgets(
         self,
         account_id: str,
         *,

@@ -153,7 +153,7 @@ async def list_widgets(request: Request) -> JSONResponse:
     per_page = _int_param(request, "per_page", DEFAULT_PER_PAGE, MIN_PER_PAGE, MAX_PER_PAGE)
     order = _choice_param(request, "order", tuple(ORDER_COLUMNS))
     direction = _choice_param(request, "direction", ("asc", "desc")) or "asc"
-    widgets, total = _backend(request).list(
+    widgets, total = _backend(request).list_widgets(
         account_id,
         page=page,
         per_page=per_page,

@@ -26,7 +26,7 @@ _OUTCOME = {
     Outcome.NOT_ATTEMPTED: ("not attempted", "yellow"),
 }
 _FIELD_WIDTH = 18
-SECRET_HINT = (
+NEW_WIDGET_SECRETS_NOTICE = (
     "Secrets of new widgets are never printed. Get them from the Cloudflare dashboard "
     "(Turnstile > the widget > Settings) or from the API's get-widget endpoint."
 )
@@ -153,4 +153,4 @@ def render_report(report: ApplyReport, console: Console) -> None:
         for r in report.results
     )
     if created:
-        console.print(SECRET_HINT)
+        console.print(NEW_WIDGET_SECRETS_NOTICE)
