@@ -23,9 +23,9 @@ _EXPORTS = {
     "WidgetSpec": "turnstile_sync.models",
     "LiveWidget": "turnstile_sync.models",
     "plan": "turnstile_sync.planner",
-    "Plan": "turnstile_sync.plan",
-    "Action": "turnstile_sync.plan",
-    "ActionKind": "turnstile_sync.plan",
+    "Plan": "turnstile_sync.actions",
+    "Action": "turnstile_sync.actions",
+    "ActionKind": "turnstile_sync.actions",
     "apply": "turnstile_sync.applier",
     "ApplyReport": "turnstile_sync.applier",
     "TurnstileClient": "turnstile_sync.client",
@@ -55,12 +55,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from turnstile_sync.actions import Action, ActionKind, Plan
     from turnstile_sync.applier import ApplyReport, apply
     from turnstile_sync.client import Credentials, TurnstileClient
     from turnstile_sync.emulator import emulator_transport
     from turnstile_sync.errors import TurnstileSyncError
     from turnstile_sync.models import LiveWidget, Spec, WidgetSpec
-    from turnstile_sync.plan import Action, ActionKind, Plan
     from turnstile_sync.planner import plan
     from turnstile_sync.spec import LoadedSpec, load_spec, load_spec_text
 

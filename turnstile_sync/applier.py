@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from turnstile_sync.actions import Action, ActionKind, Plan
 from turnstile_sync.client import TurnstileClient
 from turnstile_sync.errors import TurnstileSyncError
-from turnstile_sync.plan import Action, ActionKind, Plan
 
 DEFAULT_PARALLELISM = 8
 

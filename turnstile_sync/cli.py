@@ -20,9 +20,9 @@ from turnstile_sync import __version__
 from turnstile_sync.defaults import DEFAULT_EMULATOR_DB, DEFAULT_SPEC
 
 if TYPE_CHECKING:
+    from turnstile_sync.actions import Plan
     from turnstile_sync.applier import ApplyReport
     from turnstile_sync.connection import Target
-    from turnstile_sync.plan import Plan
     from turnstile_sync.spec import LoadedSpec
 
 EXIT_OK = 0

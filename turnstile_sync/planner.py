@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from turnstile_sync.actions import REGION_IMMUTABLE_REASON, Action, ActionKind, FieldChange, Plan
 from turnstile_sync.errors import PlanError
 from turnstile_sync.models import LiveWidget, Spec, WidgetBody, WidgetSpec
-from turnstile_sync.plan import REGION_IMMUTABLE_REASON, Action, ActionKind, FieldChange, Plan
 
 _COMPARED_FIELDS = (
     "name",

@@ -21,7 +21,11 @@ from turnstile_sync.errors import Problem, SpecError
 from turnstile_sync.models import Spec, WidgetSettings, WidgetSpec
 
 Location = tuple[str | int, ...]
-_MERGE_KEY = "<<"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_COLLECTION_TAGS = {
+    yaml.MappingNode: "tag:yaml.org,2002:map",
+    yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
 
 
 @dataclass
@@ -129,6 +133,11 @@ def _to_data(
     problems: list[Problem],
 ) -> Any:
     positions.add(location, node.start_mark)
+    expected_tag = _COLLECTION_TAGS.get(type(node))
+    if expected_tag is not None and node.tag != expected_tag:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"unsupported YAML tag {node.tag!r}", node.start_mark
+        )
     if isinstance(node, yaml.MappingNode):
         return _mapping_to_data(node, location, loader, positions, problems)
     if isinstance(node, yaml.SequenceNode):
@@ -148,8 +157,10 @@ def _mapping_to_data(
 ) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if key_node.tag == _MERGE_TAG:
+            continue
         key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str) or key == _MERGE_KEY:
+        if not isinstance(key, str):
             continue
         line = key_node.start_mark.line + 1
         if key in seen:

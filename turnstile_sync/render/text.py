@@ -11,8 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from turnstile_sync.actions import Action, ActionKind, FieldChange, Plan
 from turnstile_sync.applier import ActionResult, ApplyReport, Outcome
-from turnstile_sync.plan import Action, ActionKind, FieldChange, Plan
 
 _SYMBOL = {
     ActionKind.CREATE: ("+", "green", "create"),

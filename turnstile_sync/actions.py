@@ -1,4 +1,4 @@
-"""What a plan is: the actions that would make the account match the spec, and what was left alone.
+"""Actions and the Plan that holds them: what would make the account match the spec.
 
 Plain frozen data, so a plan can be rendered, reviewed, compared in tests and applied without
 anything being recomputed in between.

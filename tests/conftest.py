@@ -1,0 +1,79 @@
+"""Shared fixtures: the CLI run in-process, specs written to temporary files, emulator clients."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from turnstile_sync.cli import main
+from turnstile_sync.client import TurnstileClient
+from turnstile_sync.emulator import IN_PROCESS_BASE_URL, emulator_transport
+
+ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
+OTHER_ACCOUNT = "11111111111111111111111111111111"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(
+    args: list[str], *, env: dict[str, str | None] | None = None, input: str | None = None
+) -> CliResult:
+    """Run the real entry point (``main``), exit-code mapping and error handling included."""
+    base_env: dict[str, str | None] = {
+        "CLOUDFLARE_API_TOKEN": None,
+        "CLOUDFLARE_EMAIL": None,
+        "CLOUDFLARE_API_KEY": None,
+        "CLOUDFLARE_ACCOUNT_ID": None,
+        "CLOUDFLARE_BASE_URL": None,
+        "TURNSTILE_SYNC_DEBUG": None,
+    }
+    base_env.update(env or {})
+    runner = CliRunner()
+    with runner.isolation(input=input, env=base_env) as (stdout, stderr, _):
+        try:
+            main(args)
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        else:
+            code = 0
+        return CliResult(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[[str], Path]:
+    def write(text: str, name: str = "widgets.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def emulator_db(tmp_path: Path) -> Path:
+    return tmp_path / "emulator.sqlite3"
+
+
+@pytest.fixture
+async def emulator_client(emulator_db: Path) -> AsyncIterator[TurnstileClient]:
+    """A client of the in-process emulator, sharing its state file with CLI runs in the test."""
+    async with TurnstileClient(
+        ACCOUNT, base_url=IN_PROCESS_BASE_URL, transport=emulator_transport(emulator_db)
+    ) as client:
+        yield client

@@ -1,0 +1,114 @@
+"""Helpers for end-to-end tests: real processes, a real terminal, a real socket."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "turnstile_sync", *args]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("CLOUDFLARE_") and key != "TURNSTILE_SYNC_DEBUG"
+    }
+    env.update(extra)
+    return env
+
+
+def run_in_terminal(
+    args: list[str], answer: str, cwd: Path, timeout: float = 30
+) -> tuple[int, str]:
+    """Run the CLI on a pseudo-terminal (stdin, stdout, stderr); type ``answer`` at the prompt."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        cli_command(*args),
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        cwd=cwd,
+        env=clean_env(NO_COLOR="1", COLUMNS="200"),
+        close_fds=True,
+    )
+    os.close(terminal)
+    output = b""
+    answered = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(controller, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            if not answered and b"Only 'yes' will be accepted" in output:
+                os.write(controller, answer.encode() + b"\n")
+                answered = True
+            if process.poll() is not None and not ready:
+                break
+        code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+    return code, output.decode(errors="replace").replace("\r\n", "\n")
+
+
+@contextmanager
+def served_emulator(db_path: Path, *extra: str) -> Iterator[str]:
+    """Run `turnstile-sync emulator serve` on a free loopback port; stop it afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        cli_command("emulator", "serve", "--port", str(port), "--db", str(db_path), *extra),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+    )
+    base_url = f"http://127.0.0.1:{port}/client/v4"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{base_url}/accounts/{'0' * 32}/challenges/widgets", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    stderr = process.stderr.read().decode() if process.stderr else ""
+                    raise RuntimeError(f"emulator did not start: {stderr}") from None
+                time.sleep(0.05)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()

@@ -1,0 +1,288 @@
+"""The command line end to end against the emulator: the contract pipelines depend on."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ACCOUNT, REPO_ROOT, run_cli
+from tests.e2e.helpers import clean_env, cli_command, free_port, run_in_terminal
+from turnstile_sync.emulator import Backend
+
+SPEC = f"""
+account_id: {ACCOUNT}
+widgets:
+  - name: login
+    mode: managed
+    domains: [example.com, www.example.com]
+  - name: checkout
+    mode: invisible
+    domains: [shop.example.com]
+    clearance_level: managed
+"""
+
+
+def live_widgets(db: Path) -> list[dict[str, Any]]:
+    backend = Backend(db)
+    try:
+        return backend.list_widgets(ACCOUNT, page=1, per_page=1000)[0]
+    finally:
+        backend.close()
+
+
+def seed(db: Path, **fields: Any) -> dict[str, Any]:
+    backend = Backend(db)
+    try:
+        return backend.create(ACCOUNT, {"mode": "managed", "domains": ["example.com"], **fields})
+    finally:
+        backend.close()
+
+
+def emulator_args(db: Path) -> list[str]:
+    return ["--emulator", "--emulator-db", str(db)]
+
+
+def test_plan_apply_plan_converges(write_spec, emulator_db):
+    spec = str(write_spec(SPEC))
+    first = run_cli(["plan", spec, *emulator_args(emulator_db)])
+    assert first.exit_code == 0, first.stderr
+    assert "+ create 'login'" in first.stdout
+    assert "Plan: 2 to create, 0 to update, 0 to replace, 0 to delete." in first.stdout
+    assert live_widgets(emulator_db) == []
+
+    applied = run_cli(["apply", spec, *emulator_args(emulator_db), "--auto-approve"])
+    assert applied.exit_code == 0, applied.stderr + applied.stdout
+    assert "Apply complete: 2 done." in applied.stdout
+    names = sorted(w["name"] for w in live_widgets(emulator_db))
+    assert names == ["checkout", "login"]
+
+    again = run_cli(["plan", spec, *emulator_args(emulator_db), "--detailed-exitcode"])
+    assert again.exit_code == 0
+    assert "No changes. The account matches the spec." in again.stdout
+
+
+def test_detailed_exitcode_is_2_only_with_changes(write_spec, emulator_db):
+    spec = str(write_spec(SPEC))
+    result = run_cli(["plan", spec, *emulator_args(emulator_db), "--detailed-exitcode"])
+    assert result.exit_code == 2
+    plain = run_cli(["plan", spec, *emulator_args(emulator_db)])
+    assert plain.exit_code == 0
+
+
+def test_update_replace_delete_and_unmanaged(write_spec, emulator_db):
+    kept = seed(emulator_db, name="login", domains=["old.example.com"])
+    moved = seed(emulator_db, name="checkout", mode="invisible", domains=["shop.example.com"])
+    seed(emulator_db, name="stray")
+    spec = SPEC.replace("    clearance_level: managed", "    region: china")
+    path = str(write_spec(spec))
+
+    planned = run_cli(["plan", path, *emulator_args(emulator_db)])
+    assert planned.exit_code == 0, planned.stderr
+    out = planned.stdout
+    assert f"  ~ update in place 'login' ({kept['sitekey']})" in out
+    assert "+ example.com" in out and "- old.example.com" in out
+    assert f"-/+ replace 'checkout' ({moved['sitekey']}): region cannot be changed" in out
+    assert "region:" in out and "world -> china" in out
+    assert "new sitekey and secret" in out
+    assert "Unmanaged: 1 live widget(s)" in out and "'stray'" in out
+
+    applied = run_cli(["apply", path, *emulator_args(emulator_db), "--auto-approve"])
+    assert applied.exit_code == 0, applied.stdout
+    widgets = {w["name"]: w for w in live_widgets(emulator_db)}
+    assert widgets["login"]["sitekey"] == kept["sitekey"]
+    assert widgets["login"]["domains"] == ["example.com", "www.example.com"]
+    assert widgets["checkout"]["sitekey"] != moved["sitekey"]
+    assert widgets["checkout"]["region"] == "china"
+    assert "stray" in widgets
+
+    pruned = path.replace("widgets.yaml", "pruned.yaml")
+    Path(pruned).write_text(Path(path).read_text() + "prune: true\n")
+    deleted = run_cli(["apply", pruned, *emulator_args(emulator_db), "--auto-approve"])
+    assert "  - delete 'stray'" in deleted.stdout
+    assert deleted.exit_code == 0
+    assert sorted(w["name"] for w in live_widgets(emulator_db)) == ["checkout", "login"]
+
+
+def test_partial_failure_reports_each_action_and_rerun_converges(write_spec, emulator_db):
+    spec = SPEC + "  - name: branded\n    mode: managed\n    domains: [a.com]\n    offlabel: true\n"
+    path = str(write_spec(spec))
+    result = run_cli(["apply", path, *emulator_args(emulator_db), "--auto-approve"])
+    assert result.exit_code == 1
+    assert "FAILED        create 'branded'" in result.stdout
+    assert "offlabel requires an Enterprise entitlement" in result.stdout
+    assert "Apply incomplete: 2 done, 1 failed, 0 not attempted." in result.stdout
+    assert sorted(w["name"] for w in live_widgets(emulator_db)) == ["checkout", "login"]
+
+    fixed = str(write_spec(spec.replace("offlabel: true", "offlabel: false"), "fixed.yaml"))
+    rerun = run_cli(["apply", fixed, *emulator_args(emulator_db), "--auto-approve"])
+    assert rerun.exit_code == 0
+    assert "Plan: 1 to create, 0 to update" in rerun.stdout
+    final = run_cli(["plan", fixed, *emulator_args(emulator_db), "--detailed-exitcode"])
+    assert final.exit_code == 0
+
+
+def test_apply_without_terminal_or_auto_approve_refuses(write_spec, emulator_db):
+    result = run_cli(["apply", str(write_spec(SPEC)), *emulator_args(emulator_db)], input="yes\n")
+    assert result.exit_code == 1
+    assert "refusing to apply" in result.stderr
+    assert "--auto-approve" in result.stderr
+    assert live_widgets(emulator_db) == []
+
+
+def test_declined_confirmation_changes_nothing(write_spec, emulator_db, tmp_path):
+    args = ["apply", str(write_spec(SPEC)), *emulator_args(emulator_db)]
+    code, output = run_in_terminal(args, "no", cwd=tmp_path)
+    assert "Apply these changes? Only 'yes' will be accepted" in output
+    assert "Apply cancelled. Nothing was changed." in output
+    assert code == 1
+    assert live_widgets(emulator_db) == []
+
+
+def test_confirmed_apply_in_a_terminal(write_spec, emulator_db, tmp_path):
+    args = ["apply", str(write_spec(SPEC)), *emulator_args(emulator_db)]
+    code, output = run_in_terminal(args, "yes", cwd=tmp_path)
+    assert code == 0, output
+    assert "Apply complete: 2 done." in output
+    assert len(live_widgets(emulator_db)) == 2
+
+
+def test_apply_with_no_changes_does_not_ask(write_spec, emulator_db):
+    path = str(write_spec(SPEC))
+    run_cli(["apply", path, *emulator_args(emulator_db), "--auto-approve"])
+    result = run_cli(["apply", path, *emulator_args(emulator_db)])
+    assert result.exit_code == 0
+    assert "No changes" in result.stdout
+
+
+def test_validate(write_spec):
+    ok = run_cli(["validate", str(write_spec(SPEC))])
+    assert ok.exit_code == 0
+    assert ok.stdout.strip().endswith("valid (2 widgets).")
+
+
+def test_broken_spec_is_one_clear_error(write_spec, emulator_db):
+    path = write_spec(
+        SPEC.replace("mode: invisible", "mode: invisble").replace(
+            "[shop.example.com]", "[shop.example.com:8443]"
+        )
+    )
+    for command in (["validate", str(path)], ["plan", str(path), *emulator_args(emulator_db)]):
+        result = run_cli(command)
+        assert result.exit_code == 1
+        assert result.stdout == ""
+        assert f"Error: {path}: 2 problems:" in result.stderr
+        assert f"{path}:7:5: widgets[1] (checkout).mode:" in result.stderr
+        assert f"{path}:8:15: widgets[1] (checkout).domains[0]:" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_invalid_yaml_is_one_clear_error(write_spec):
+    result = run_cli(["validate", str(write_spec("widgets: [\n"))])
+    assert result.exit_code == 1
+    assert "invalid YAML" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_spec_file(tmp_path):
+    result = run_cli(["validate", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 1
+    assert "nope.yaml: file not found" in result.stderr
+
+
+def test_missing_token_outside_emulator(write_spec):
+    result = run_cli(["plan", str(write_spec(SPEC))])
+    assert result.exit_code == 1
+    assert "no Cloudflare credentials: set CLOUDFLARE_API_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_api_is_one_clear_error(write_spec):
+    base_url = f"http://127.0.0.1:{free_port()}/client/v4"
+    token = "secret-token-value-42"
+    env = {"CLOUDFLARE_API_TOKEN": token, "CLOUDFLARE_BASE_URL": base_url}
+    result = run_cli(["plan", str(write_spec(SPEC))], env=env)
+    assert result.exit_code == 1
+    assert f"cannot reach {base_url}" in result.stderr
+    assert token not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_1_not_2(write_spec):
+    result = run_cli(["plan", "--no-such-flag"])
+    assert result.exit_code == 1
+    assert "No such option" in result.stderr
+
+
+def test_account_id_resolution(write_spec, emulator_db):
+    no_account = SPEC.replace(f"account_id: {ACCOUNT}\n", "")
+    missing = run_cli(["plan", str(write_spec(no_account)), *emulator_args(emulator_db)])
+    assert missing.exit_code == 1
+    assert "no account id" in missing.stderr
+
+    from_env = run_cli(
+        ["plan", str(write_spec(no_account)), *emulator_args(emulator_db)],
+        env={"CLOUDFLARE_ACCOUNT_ID": ACCOUNT},
+    )
+    assert from_env.exit_code == 0
+    assert f"account {ACCOUNT}" in from_env.stderr
+
+    other = "f" * 32
+    conflicting = run_cli(
+        ["plan", str(write_spec(SPEC)), *emulator_args(emulator_db)],
+        env={"CLOUDFLARE_ACCOUNT_ID": other},
+    )
+    assert conflicting.exit_code == 0
+    assert "differs from the spec's account_id" in conflicting.stderr
+    assert f"account {ACCOUNT}" in conflicting.stderr
+
+    flag = run_cli(
+        ["plan", str(write_spec(SPEC)), *emulator_args(emulator_db), "--account-id", other]
+    )
+    assert f"account {other}" in flag.stderr
+
+    bad = run_cli(["plan", str(write_spec(SPEC)), *emulator_args(emulator_db), "--account-id", "x"])
+    assert bad.exit_code == 1
+    assert "--account-id 'x' is not an account id" in bad.stderr
+
+
+def test_secrets_never_reach_any_output(write_spec, emulator_db):
+    path = str(write_spec(SPEC))
+    outputs = [
+        run_cli(["plan", path, *emulator_args(emulator_db)]),
+        run_cli(["apply", path, *emulator_args(emulator_db), "--auto-approve"]),
+        run_cli(["plan", path, *emulator_args(emulator_db)]),
+    ]
+    with sqlite3.connect(emulator_db) as db:
+        secrets = [row[0] for row in db.execute("SELECT secret FROM widgets")]
+    assert len(secrets) == 2
+    text = "".join(result.stdout + result.stderr for result in outputs)
+    assert "Secrets of new widgets are never printed" in text
+    for secret in secrets:
+        assert secret not in text
+
+
+def test_module_entry_point_and_version():
+    result = subprocess.run(
+        cli_command("--version"), capture_output=True, text=True, env=clean_env(), check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("turnstile-sync, version ")
+
+
+def test_example_spec_applies_cleanly(emulator_db):
+    example = str(REPO_ROOT / "examples" / "widgets.yaml")
+    assert run_cli(["validate", example]).exit_code == 0
+    assert run_cli(["apply", example, *emulator_args(emulator_db), "--auto-approve"]).exit_code == 0
+    result = run_cli(["plan", example, *emulator_args(emulator_db), "--detailed-exitcode"])
+    assert result.exit_code == 0, result.stdout
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply", "emulator"])
+def test_help_for_every_command(command):
+    result = run_cli([command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage: turnstile-sync" in result.stdout
