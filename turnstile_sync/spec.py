@@ -22,7 +22,7 @@ from turnstile_sync.models import Spec, WidgetSettings, WidgetSpec
 
 Location = tuple[str | int, ...]
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_COLLECTION_TAGS = {
+_COLLECTION_TAGS: dict[type[yaml.Node], str] = {
     yaml.MappingNode: "tag:yaml.org,2002:map",
     yaml.SequenceNode: "tag:yaml.org,2002:seq",
 }
