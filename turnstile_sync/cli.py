@@ -201,9 +201,11 @@ def _confirmed() -> bool:
 async def _apply(plan: Plan, account_id: str, target: Target, parallelism: int) -> ApplyReport:
     from turnstile_sync.applier import apply
     from turnstile_sync.connection import open_client
+    from turnstile_sync.render.text import make_console, progress_printer
 
+    progress = progress_printer(len(plan.actions), make_console(stderr=True))
     async with open_client(account_id, target) as client:
-        return await apply(plan, client, parallelism=parallelism)
+        return await apply(plan, client, parallelism=parallelism, on_result=progress)
 
 
 @cli.group()

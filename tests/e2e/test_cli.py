@@ -112,7 +112,7 @@ def test_partial_failure_reports_each_action_and_rerun_converges(write_spec, emu
     path = str(write_spec(spec))
     result = run_cli(["apply", path, *emulator_args(emulator_db), "--auto-approve"])
     assert result.exit_code == 1
-    assert "FAILED        create 'branded'" in result.stdout
+    assert "FAILED         create 'branded'" in result.stdout
     assert "offlabel requires an Enterprise entitlement" in result.stdout
     assert "Apply incomplete: 2 done, 1 failed, 0 not attempted." in result.stdout
     assert sorted(w["name"] for w in live_widgets(emulator_db)) == ["checkout", "login"]
@@ -286,3 +286,22 @@ def test_help_for_every_command(command):
     result = run_cli([command, "--help"])
     assert result.exit_code == 0
     assert "Usage: turnstile-sync" in result.stdout
+
+
+def test_apply_reports_progress_on_stderr(write_spec, emulator_db):
+    result = run_cli(
+        ["apply", str(write_spec(SPEC)), *emulator_args(emulator_db), "--auto-approve"]
+    )
+    progress = [line for line in result.stderr.splitlines() if line.startswith("apply [")]
+    assert len(progress) == 2
+    assert progress[0].startswith("apply [1/2]  done ")
+    assert progress[1].startswith("apply [2/2]  done ")
+
+
+def test_unusable_emulator_state_file_is_a_clear_error(write_spec, tmp_path):
+    not_a_db = tmp_path / "broken.sqlite3"
+    not_a_db.write_text("this is not sqlite")
+    result = run_cli(["plan", str(write_spec(SPEC)), "--emulator", "--emulator-db", str(not_a_db)])
+    assert result.exit_code == 1
+    assert f"cannot use {not_a_db} as the emulator's state file" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -24,6 +24,7 @@ from turnstile_sync.emulator.errors import (
     CODE_REGION_IMMUTABLE,
     CODE_ROTATION_IN_GRACE_PERIOD,
     EmulatorError,
+    EmulatorStateError,
     not_found,
 )
 
@@ -110,12 +111,17 @@ class Backend:
         account_plan: AccountPlan = FREE,
         clock: Callable[[], datetime] = _now,
     ) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        try:
+            if str(path) != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except (OSError, sqlite3.Error) as error:
+            raise EmulatorStateError(
+                f"cannot use {path} as the emulator's state file: {error}"
+            ) from None
         self.account_plan = account_plan
         self._clock = clock
         self._last_timestamp = ""

@@ -38,6 +38,10 @@ class EmulatorError(TurnstileSyncError):
         return error
 
 
+class EmulatorStateError(TurnstileSyncError):
+    """The emulator's state file cannot be opened or is not an emulator database."""
+
+
 def invalid(message: str) -> EmulatorError:
     return EmulatorError(400, CODE_INVALID_REQUEST, message)
 

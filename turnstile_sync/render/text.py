@@ -6,6 +6,7 @@ contain square brackets, so everything user-supplied goes in as Text, never as m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -21,10 +22,11 @@ _SYMBOL = {
     ActionKind.DELETE: ("-", "red", "delete"),
 }
 _OUTCOME = {
-    Outcome.DONE: ("ok", "green"),
+    Outcome.DONE: ("done", "green"),
     Outcome.FAILED: ("FAILED", "bold red"),
     Outcome.NOT_ATTEMPTED: ("not attempted", "yellow"),
 }
+_OUTCOME_WIDTH = max(len(label) for label, _ in _OUTCOME.values()) + 2
 _FIELD_WIDTH = 18
 NEW_WIDGET_SECRETS_NOTICE = (
     "Secrets of new widgets are never printed. Get them from the Cloudflare dashboard "
@@ -122,13 +124,28 @@ def render_plan(plan: Plan, console: Console) -> None:
 def _result_line(result: ActionResult) -> Text:
     label, style = _OUTCOME[result.outcome]
     _, _, words = _SYMBOL[result.action.kind]
-    line = Text(f"  {label:<14}", style=style)
+    line = Text(f"  {label:<{_OUTCOME_WIDTH}}", style=style)
     line.append(f"{words} {result.action.name!r}")
     if result.sitekey:
         line.append(f" ({result.sitekey})", style="dim")
     if result.error:
         line.append(f": {result.error}")
     return line
+
+
+def progress_printer(total: int, console: Console) -> Callable[[ActionResult], None]:
+    """One line per finished action, as it finishes: if apply is interrupted, what was done
+    is already on screen."""
+    finished = 0
+
+    def report(result: ActionResult) -> None:
+        nonlocal finished
+        finished += 1
+        line = Text(f"apply [{finished}/{total}]", style="dim")
+        line.append_text(_result_line(result))
+        console.print(line)
+
+    return report
 
 
 def render_report(report: ApplyReport, console: Console) -> None:
