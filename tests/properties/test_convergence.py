@@ -1,0 +1,106 @@
+"""Property: for any live account and spec, plan -> apply -> plan is empty (in-process emulator).
+
+Also checks what apply must never do: touch ignored widgets, or delete unmanaged ones
+without prune.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from turnstile_sync.applier import apply
+from turnstile_sync.client import TurnstileClient
+from turnstile_sync.emulator import ENTERPRISE, IN_PROCESS_BASE_URL, Backend, EmulatorTransport
+from turnstile_sync.models import Spec
+from turnstile_sync.planner import plan
+
+ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
+NAMES = [f"widget-{letter}" for letter in "abcdefgh"] + ["legacy-one", "legacy-two"]
+
+hostnames = st.lists(
+    st.sampled_from(
+        ["example.com", "Example.COM", "a.example.com", "b.example.org", "203.0.113.7"]
+    ),
+    min_size=1,
+    max_size=4,
+)
+settings_strategy = st.fixed_dictionaries(
+    {},
+    optional={
+        "mode": st.sampled_from(["non-interactive", "invisible", "managed"]),
+        "domains": hostnames,
+        "region": st.sampled_from(["world", "china"]),
+        "clearance_level": st.sampled_from(
+            ["no_clearance", "jschallenge", "managed", "interactive"]
+        ),
+        "offlabel": st.booleans(),
+        "bot_fight_mode": st.booleans(),
+    },
+)
+live_settings = st.fixed_dictionaries(
+    {
+        "mode": st.sampled_from(["non-interactive", "invisible", "managed"]),
+        "domains": hostnames,
+        "region": st.sampled_from(["world", "china"]),
+        "clearance_level": st.sampled_from(["no_clearance", "managed"]),
+    }
+)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    live_names = draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=6))
+    live = [{**draw(live_settings), "name": name} for name in live_names]
+    spec_names = draw(st.lists(st.sampled_from(NAMES[:8]), unique=True, max_size=6))
+    widgets = []
+    for name in spec_names:
+        entry = {"name": name, **draw(settings_strategy)}
+        if name not in live_names:
+            entry.setdefault("mode", "managed")
+            entry.setdefault("domains", ["example.com"])
+        widgets.append(entry)
+    spec = {
+        "account_id": ACCOUNT,
+        "prune": draw(st.booleans()),
+        "ignore": ["legacy-*"],
+        "defaults": draw(settings_strategy),
+        "widgets": widgets,
+    }
+    return live, spec
+
+
+def ignored_widgets(backend: Backend) -> list[dict[str, Any]]:
+    widgets = backend.list_widgets(ACCOUNT, page=1, per_page=1000)[0]
+    return [widget for widget in widgets if widget["name"].startswith("legacy-")]
+
+
+async def converge(live: list[dict[str, Any]], spec: Spec) -> None:
+    backend = Backend(":memory:", account_plan=ENTERPRISE)
+    for widget in live:
+        backend.create(ACCOUNT, widget)
+    ignored_before = ignored_widgets(backend)
+    transport = EmulatorTransport(backend)
+    async with TurnstileClient(
+        ACCOUNT, base_url=IN_PROCESS_BASE_URL, transport=transport
+    ) as client:
+        first = plan(spec, await client.list_widgets())
+        report = await apply(first, client)
+        assert report.ok, [r.error for r in report.results if r.error]
+        after = await client.list_widgets()
+        second = plan(spec, after)
+        assert second.actions == (), second.actions
+        remaining = {w.sitekey for w in after}
+        for widget in first.unmanaged:
+            assert widget.sitekey in remaining, "an unmanaged widget was deleted without prune"
+        assert ignored_widgets(backend) == ignored_before, "an ignored widget was touched"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_plan_apply_plan_converges(scenario: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
+    live, raw_spec = scenario
+    asyncio.run(converge(live, Spec.model_validate(raw_spec)))
