@@ -20,6 +20,8 @@ from turnstile_sync import __version__
 from turnstile_sync.defaults import DEFAULT_EMULATOR_DB, DEFAULT_SPEC
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from turnstile_sync.actions import Plan
     from turnstile_sync.applier import ApplyReport
     from turnstile_sync.connection import Target
@@ -84,14 +86,20 @@ async def _plan_against_live(
     return plan(loaded.spec, live, account_id=account_id), len(live)
 
 
-def _prepare(
-    spec_path: str, account_id: str | None, emulator: bool, emulator_db: Path
-) -> tuple[LoadedSpec, str, Target]:
+def _plan_and_show(
+    spec_path: str, account_id: str | None, emulator: bool, emulator_db: Path, console: Console
+) -> tuple[Plan, str, Target]:
+    """Load the spec, read the account, plan, and show the plan: the start of plan and apply."""
     from turnstile_sync.connection import Target, resolve_account_id
+    from turnstile_sync.render.text import render_plan
 
     loaded = _load(spec_path)
     account = resolve_account_id(account_id, loaded.spec.account_id, warn=_warn)
-    return loaded, account, Target(emulator=emulator, emulator_db=emulator_db)
+    target = Target(emulator=emulator, emulator_db=emulator_db)
+    plan, live = asyncio.run(_plan_against_live(loaded, account, target))
+    click.echo(_describe_target(loaded, account, target, live), err=True)
+    render_plan(plan, console)
+    return plan, account, target
 
 
 def _describe_target(loaded: LoadedSpec, account_id: str, target: Target, live: int) -> str:
@@ -134,12 +142,9 @@ def plan_command(
     detailed_exitcode: bool,
 ) -> int:
     """Show what apply would change to make the account match SPEC. Changes nothing."""
-    from turnstile_sync.render.text import make_console, render_plan
+    from turnstile_sync.render.text import make_console
 
-    loaded, account, target = _prepare(spec_path, account_id, emulator, emulator_db)
-    plan, live = asyncio.run(_plan_against_live(loaded, account, target))
-    click.echo(_describe_target(loaded, account, target, live), err=True)
-    render_plan(plan, make_console())
+    plan, _, _ = _plan_and_show(spec_path, account_id, emulator, emulator_db, make_console())
     return EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK
 
 
@@ -163,13 +168,10 @@ def apply_command(
     parallelism: int,
 ) -> int:
     """Plan, show the plan, ask for 'yes', then change the account to match SPEC."""
-    from turnstile_sync.render.text import make_console, render_plan, render_report
+    from turnstile_sync.render.text import make_console, render_report
 
-    loaded, account, target = _prepare(spec_path, account_id, emulator, emulator_db)
-    plan, live = asyncio.run(_plan_against_live(loaded, account, target))
-    click.echo(_describe_target(loaded, account, target, live), err=True)
     console = make_console()
-    render_plan(plan, console)
+    plan, account, target = _plan_and_show(spec_path, account_id, emulator, emulator_db, console)
     if not plan.has_changes:
         return EXIT_OK
     if not auto_approve and not _confirmed():

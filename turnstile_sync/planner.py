@@ -13,18 +13,9 @@ from typing import Any
 
 from turnstile_sync.actions import REGION_IMMUTABLE_REASON, Action, ActionKind, FieldChange, Plan
 from turnstile_sync.errors import PlanError
-from turnstile_sync.models import LiveWidget, Spec, WidgetBody, WidgetSpec
+from turnstile_sync.models import SETTINGS_FIELDS, LiveWidget, Spec, WidgetBody, WidgetSpec
 
-_COMPARED_FIELDS = (
-    "name",
-    "mode",
-    "domains",
-    "region",
-    "clearance_level",
-    "bot_fight_mode",
-    "ephemeral_id",
-    "offlabel",
-)
+_COMPARED_FIELDS = ("name", *SETTINGS_FIELDS)
 
 
 def plan(spec: Spec, live: Sequence[LiveWidget], *, account_id: str | None = None) -> Plan:
