@@ -21,6 +21,9 @@ from turnstile_sync.errors import Problem, SpecError
 from turnstile_sync.models import Spec, WidgetSettings, WidgetSpec
 
 Location = tuple[str | int, ...]
+MAX_NODES = 1_000_000
+"""Room for a spec of ~100,000 widgets; stops "billion laughs" alias bombs early."""
+MAX_DEPTH = 64
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _COLLECTION_TAGS: dict[type[yaml.Node], str] = {
     yaml.MappingNode: "tag:yaml.org,2002:map",
@@ -34,8 +37,19 @@ class _Positions:
 
     marks: dict[Location, tuple[int, int]] = field(default_factory=dict)
     duplicates: list[tuple[Location, str]] = field(default_factory=list)
+    visited: int = 0
 
     def add(self, location: Location, mark: yaml.Mark) -> None:
+        """Record a node; refuse documents whose aliases expand without bound."""
+        self.visited += 1
+        if self.visited > MAX_NODES or len(location) > MAX_DEPTH:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"the document nests deeper than {MAX_DEPTH} levels or expands to more than "
+                f"{MAX_NODES:,} values (recursive or exponential aliases?)",
+                mark,
+            )
         self.marks.setdefault(location, (mark.line + 1, mark.column + 1))
 
     def nearest(self, location: Location) -> tuple[int | None, int | None]:

@@ -302,3 +302,16 @@ def test_anchors_and_merge_keys_work():
     # 'base' is not a spec key: it is reported, the merge itself is understood.
     problem = only_problem(text)
     assert "unknown key 'base'" in problem
+
+
+def alias_bomb(levels: int = 8) -> str:
+    """Each level holds ten references to the previous one: 10**levels values when expanded."""
+    lines = ["l0: &l0 x"]
+    lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("text", ["a: &a [*a]\n", alias_bomb()], ids=["recursive", "bomb"])
+def test_alias_bombs_are_refused(text):
+    problem = only_problem(text)
+    assert "recursive or exponential aliases" in problem
