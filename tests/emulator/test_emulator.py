@@ -9,7 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from turnstile_sync.emulator import ENTERPRISE, IN_PROCESS_BASE_URL, Backend, emulator_transport
+from turnstile_sync.emulator import (
+    ENTERPRISE,
+    IN_PROCESS_BASE_URL,
+    Backend,
+    EmulatorOptions,
+    emulator_transport,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -220,7 +226,7 @@ async def test_free_plan_limits(http):
 
 
 async def test_enterprise_plan_allows_more(tmp_path):
-    transport = emulator_transport(tmp_path / "ent.sqlite3", account_plan=ENTERPRISE)
+    transport = emulator_transport(tmp_path / "ent.sqlite3", EmulatorOptions(account_plan=ENTERPRISE))
     async with httpx.AsyncClient(base_url=IN_PROCESS_BASE_URL, transport=transport) as http:
         domains = [f"h{i}.example.com" for i in range(50)]
         response = await http.post(WIDGETS, json={**BODY, "domains": domains, "offlabel": True})

@@ -8,6 +8,7 @@ it owns identity, timestamps, secrets, limits and the region rule.
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import sqlite3
 import string
@@ -28,7 +29,7 @@ from turnstile_sync.emulator.errors import (
     not_found,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SECRET_GRACE_PERIOD = timedelta(hours=2)
 _KEY_ALPHABET = string.ascii_letters + string.digits
 _KEY_PREFIX = "0x4AAAAAAA"
@@ -58,7 +59,9 @@ CREATE TABLE IF NOT EXISTS widgets (
     ephemeral_id INTEGER NOT NULL,
     offlabel INTEGER NOT NULL,
     created_on TEXT NOT NULL,
-    modified_on TEXT NOT NULL
+    modified_on TEXT NOT NULL,
+    deployed_via TEXT,
+    last_modified_via TEXT
 );
 CREATE INDEX IF NOT EXISTS widgets_by_account ON widgets (account_id, seq);
 """
@@ -95,10 +98,16 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _random_key(length: int) -> str:
-    return _KEY_PREFIX + "".join(
-        secrets.choice(_KEY_ALPHABET) for _ in range(length - len(_KEY_PREFIX))
-    )
+def _key_maker(seed: int | None) -> Callable[[int], str]:
+    """Sitekeys and secrets in Cloudflare's observed shape; reproducible when seeded."""
+    chooser = secrets.choice if seed is None else random.Random(seed).choice  # noqa: S311
+
+    def make(length: int) -> str:
+        return _KEY_PREFIX + "".join(
+            chooser(_KEY_ALPHABET) for _ in range(length - len(_KEY_PREFIX))
+        )
+
+    return make
 
 
 class Backend:
@@ -110,6 +119,7 @@ class Backend:
         *,
         account_plan: AccountPlan = FREE,
         clock: Callable[[], datetime] = _now,
+        seed: int | None = None,
     ) -> None:
         try:
             if str(path) != ":memory:":
@@ -117,14 +127,23 @@ class Backend:
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._migrate()
         except (OSError, sqlite3.Error) as error:
             raise EmulatorStateError(
                 f"cannot use {path} as the emulator's state file: {error}"
             ) from None
         self.account_plan = account_plan
         self._clock = clock
+        self._random_key = _key_maker(seed)
         self._last_timestamp = ""
+
+    def _migrate(self) -> None:
+        """Bring a state file written by an older version up to date, keeping its widgets."""
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(widgets)")}
+        for column in ("deployed_via", "last_modified_via"):
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE widgets ADD COLUMN {column} TEXT")
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()
@@ -199,15 +218,16 @@ class Backend:
                         f"{limit} widgets per account",
                     )
             now = self._timestamp()
-            sitekey = _random_key(24)
+            sitekey = self._random_key(24)
             db.execute(
                 "INSERT INTO widgets (account_id, sitekey, secret, name, mode, domains, region, "
-                "clearance_level, bot_fight_mode, ephemeral_id, offlabel, created_on, modified_on) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "clearance_level, bot_fight_mode, ephemeral_id, offlabel, created_on, modified_on, "
+                "deployed_via, last_modified_via) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'api', 'api')",
                 [
                     account_id,
                     sitekey,
-                    _random_key(35),
+                    self._random_key(35),
                     values["name"],
                     values["mode"],
                     json.dumps(sorted(values["domains"])),
@@ -239,8 +259,8 @@ class Backend:
             self._check_entitlements(values, previous=current)
             db.execute(
                 "UPDATE widgets SET name = ?, mode = ?, domains = ?, clearance_level = ?, "
-                "bot_fight_mode = ?, ephemeral_id = ?, offlabel = ?, modified_on = ? "
-                "WHERE account_id = ? AND sitekey = ?",
+                "bot_fight_mode = ?, ephemeral_id = ?, offlabel = ?, modified_on = ?, "
+                "last_modified_via = 'api' WHERE account_id = ? AND sitekey = ?",
                 [
                     values["name"],
                     values["mode"],
@@ -291,10 +311,10 @@ class Backend:
             )
             db.execute(
                 "UPDATE widgets SET secret = ?, previous_secret = ?, "
-                "previous_secret_expires_on = ?, modified_on = ? "
+                "previous_secret_expires_on = ?, modified_on = ?, last_modified_via = 'api' "
                 "WHERE account_id = ? AND sitekey = ?",
                 [
-                    _random_key(35),
+                    self._random_key(35),
                     previous,
                     previous_expires,
                     self._timestamp(),
@@ -368,4 +388,6 @@ def _row_to_widget(row: sqlite3.Row) -> dict[str, Any]:
         "offlabel": bool(row["offlabel"]),
         "created_on": row["created_on"],
         "modified_on": row["modified_on"],
+        # Omitted for widgets created before Cloudflare recorded the origin (API-NOTES §2).
+        **{key: row[key] for key in ("deployed_via", "last_modified_via") if row[key]},
     }

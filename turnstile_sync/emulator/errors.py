@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from turnstile_sync.errors import TurnstileSyncError
 
+CODE_AUTH = 10000
+"""Cloudflare's "Authentication error"."""
+CODE_RATE_LIMITED = 971
+"""Cloudflare's code for a throttled request (third-party observations)."""
+CODE_UNAVAILABLE = 10503
+"""Emulator's choice for an injected 503."""
 CODE_NO_ROUTE = 7003
 """Cloudflare's code for an unroutable URI or a malformed identifier in the path."""
 CODE_METHOD_NOT_ALLOWED = 10405

@@ -1,0 +1,242 @@
+"""What sits in front of the API routes: auth, rate limit, fault injection, stats, request log.
+
+Everything here happens before (or, for a dropped connection, after) the route runs, the way
+Cloudflare's edge sits in front of its API. It is pure ASGI, so the same code wraps the app
+in-process and under uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from turnstile_sync.emulator.errors import CODE_AUTH, CODE_RATE_LIMITED, CODE_UNAVAILABLE
+from turnstile_sync.emulator.options import EmulatorOptions
+from turnstile_sync.emulator.ratelimit import SlidingWindowLimiter
+from turnstile_sync.emulator.requestlog import append_exchange
+from turnstile_sync.emulator.stats import Stats, operation_of
+from turnstile_sync.errors import TurnstileSyncError
+
+STATS_PATH = "/__emulator/stats"
+THROTTLE_RETRY_AFTER = 1
+
+
+class DroppedConnection(TurnstileSyncError):
+    """Signals the in-process transport to fail the request as a dropped connection."""
+
+
+def _envelope(status: int, code: int, message: str) -> tuple[int, bytes]:
+    body = {
+        "success": False,
+        "errors": [{"code": code, "message": message}],
+        "messages": [],
+        "result": None,
+    }
+    return status, json.dumps(body).encode()
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _credential_key(headers: dict[str, str], options: EmulatorOptions) -> str | None:
+    """Who is calling, for auth and the per-user rate limit; None when refused.
+
+    Only a digest of a token is kept, so nothing in memory or in stats can reveal it.
+    """
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None
+        if options.token is not None and token != options.token:
+            return None
+        return "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+    email, key = headers.get("x-auth-email"), headers.get("x-auth-key")
+    if email and key and options.token is None:
+        return "email:" + email.lower()
+    if not options.require_auth:
+        return "anonymous"
+    return None
+
+
+def _abort_server_connection(send: Send) -> bool:
+    """Close the client's TCP connection without a response, when served by uvicorn.
+
+    ASGI has no "drop this connection" message. uvicorn's ``send`` is a bound method of the
+    request cycle that owns the transport, so the transport is reachable there. Other servers
+    fall back to an exception (the in-process transport turns it into a dropped connection).
+    """
+    cycle = getattr(send, "__self__", None)
+    if cycle is None:
+        return False
+    transport = getattr(cycle, "transport", None)
+    if transport is None or not hasattr(transport, "abort"):
+        return False
+    transport.abort()
+    if hasattr(cycle, "disconnected"):
+        cycle.disconnected = True
+    return True
+
+
+class EmulatorMiddleware:
+    def __init__(self, app: ASGIApp, options: EmulatorOptions, stats: Stats) -> None:
+        self.app = app
+        self.options = options
+        self.stats = stats
+        self._random = random.Random(options.faults.seed)  # noqa: S311 - faults, not crypto
+        self._limiter = (
+            SlidingWindowLimiter(options.rate_limit) if options.rate_limit is not None else None
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"].rstrip("/") == STATS_PATH:
+            await self._stats_endpoint(scope, send)
+            return
+        exchange = _Exchange(scope, receive, send)
+        try:
+            await self._handle(scope, exchange)
+        finally:
+            self.stats.record(exchange.operation, exchange.status)
+            if self.options.request_log is not None:
+                exchange.log(self.options.request_log)
+
+    async def _handle(self, scope: Scope, exchange: _Exchange) -> None:
+        faults = self.options.faults
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        key = _credential_key(exchange.headers, self.options)
+        if key is None:
+            self.stats.fault("auth_refused")
+            await exchange.reply(*_envelope(403, CODE_AUTH, "Authentication error"))
+            return
+        if self._limiter is not None:
+            decision = self._limiter.check(key)
+            exchange.extra_headers += [
+                (
+                    b"ratelimit",
+                    f'"default";r={decision.remaining};t={decision.reset_seconds}'.encode(),
+                ),
+                (b"ratelimit-policy", self._limiter.policy_header().encode()),
+            ]
+            if not decision.allowed:
+                self.stats.fault("rate_limited")
+                await exchange.reply(
+                    *_envelope(
+                        429,
+                        CODE_RATE_LIMITED,
+                        "Please wait and consider throttling your request speed",
+                    ),
+                    retry_after=decision.reset_seconds,
+                )
+                return
+        if faults.error_rate and self._random.random() < faults.error_rate:
+            self.stats.fault("error")
+            await exchange.reply(
+                *_envelope(
+                    503, CODE_UNAVAILABLE, "Service temporarily unavailable (injected fault)"
+                )
+            )
+            return
+        if faults.throttle_rate and self._random.random() < faults.throttle_rate:
+            self.stats.fault("throttle")
+            await exchange.reply(
+                *_envelope(
+                    429, CODE_RATE_LIMITED, "Please wait and consider throttling your request speed"
+                ),
+                retry_after=THROTTLE_RETRY_AFTER,
+            )
+            return
+        drop = bool(faults.drop_rate) and self._random.random() < faults.drop_rate
+        await self.app(
+            scope, exchange.receive, exchange.send_to_client if not drop else exchange.swallow
+        )
+        if drop:
+            self.stats.fault("drop")
+            exchange.status = "dropped"
+            if not _abort_server_connection(exchange.client_send):
+                raise DroppedConnection("connection dropped after the request was performed")
+
+    async def _stats_endpoint(self, scope: Scope, send: Send) -> None:
+        method = scope["method"]
+        if method == "DELETE":
+            self.stats.reset()
+        elif method != "GET":
+            await _respond(send, *_envelope(405, 10405, "use GET to read or DELETE to reset"))
+            return
+        await _respond(send, 200, json.dumps(self.stats.snapshot()).encode())
+
+
+class _Exchange:
+    """One request passing through: captures what the log and stats need."""
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope = scope
+        self.client_send = send
+        self._receive = receive
+        self.headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+        }
+        self.operation = operation_of(scope["method"], scope["path"])
+        self.status: int | str = 500
+        self.extra_headers: list[tuple[bytes, bytes]] = []
+        self.request_body = b""
+        self.response_body = b""
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.request_body += message.get("body", b"")
+        return message
+
+    async def send_to_client(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            message = {**message, "headers": [*message.get("headers", []), *self.extra_headers]}
+        elif message["type"] == "http.response.body":
+            self.response_body += message.get("body", b"")
+        await self.client_send(message)
+
+    async def swallow(self, message: Message) -> None:
+        """The route ran, but its answer never reaches the client (a dropped connection)."""
+        if message["type"] == "http.response.body":
+            self.response_body += message.get("body", b"")
+
+    async def reply(self, status: int, body: bytes, *, retry_after: int | None = None) -> None:
+        headers = [(b"retry-after", str(retry_after).encode())] if retry_after is not None else []
+        await _respond(self.send_to_client, status, body, headers)
+
+    def log(self, path: Any) -> None:
+        append_exchange(
+            path,
+            operation=self.operation,
+            method=self.scope["method"],
+            url_path=self.scope["path"],
+            query=self.scope.get("query_string", b"").decode("latin-1"),
+            user_agent=self.headers.get("user-agent", ""),
+            request_body=self.request_body,
+            status=self.status,
+            response_body=self.response_body,
+        )

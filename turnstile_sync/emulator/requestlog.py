@@ -1,0 +1,57 @@
+"""An optional JSON-lines journal of every exchange: what a client really sent and got back.
+
+Useful for debugging a pipeline against the emulator, and how the test suite checks every
+request and response against Cloudflare's OpenAPI schema. Headers are never written (they
+carry credentials) and every ``secret`` value is redacted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+REDACTED = "<redacted>"
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: REDACTED if k == "secret" else _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(item) for item in value]
+    return value
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", errors="replace")
+
+
+def append_exchange(
+    path: Path,
+    *,
+    operation: str,
+    method: str,
+    url_path: str,
+    query: str,
+    user_agent: str,
+    request_body: bytes,
+    status: int | str,
+    response_body: bytes,
+) -> None:
+    record = {
+        "operation": operation,
+        "method": method,
+        "path": url_path,
+        "query": query,
+        "user_agent": user_agent,
+        "request": _redact(_decode(request_body)),
+        "status": status,
+        "response": _redact(_decode(response_body)),
+    }
+    with path.open("a", encoding="utf-8") as log:
+        log.write(json.dumps(record, sort_keys=True) + "\n")
