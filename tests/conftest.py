@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.conformance import check_log
 from turnstile_sync.cli import main
 from turnstile_sync.client import TurnstileClient
 from turnstile_sync.emulator import IN_PROCESS_BASE_URL, emulator_transport
+from turnstile_sync.emulator.middleware import REQUEST_LOG_ENV
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 OTHER_ACCOUNT = "11111111111111111111111111111111"
@@ -48,6 +50,18 @@ def run_cli(
         else:
             code = 0
         return CliResult(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+
+
+@pytest.fixture(autouse=True)
+def schema_conformance(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Every emulator exchange in every test is checked against Cloudflare's OpenAPI schema."""
+    log = tmp_path_factory.mktemp("exchanges") / "exchanges.jsonl"
+    monkeypatch.setenv(REQUEST_LOG_ENV, str(log))
+    yield
+    _, problems = check_log(log)
+    assert not problems, "emulator exchanges break Cloudflare's schema:\n" + "\n".join(problems)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ACCOUNT, REPO_ROOT, run_cli
-from tests.e2e.helpers import clean_env, cli_command, free_port, run_in_terminal
+from tests.processes import clean_env, cli_command, free_port, run_in_terminal
 from turnstile_sync.emulator import Backend
 
 SPEC = f"""

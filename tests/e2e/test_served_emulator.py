@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import ACCOUNT, run_cli
-from tests.e2e.helpers import served_emulator
+from tests.processes import served_emulator
 
 SPEC = f"""
 account_id: {ACCOUNT}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from turnstile_sync.emulator import (
     EmulatorOptions,
     emulator_transport,
 )
+from turnstile_sync.emulator.errors import EmulatorError
 
 pytestmark = pytest.mark.anyio
 
@@ -226,7 +229,9 @@ async def test_free_plan_limits(http):
 
 
 async def test_enterprise_plan_allows_more(tmp_path):
-    transport = emulator_transport(tmp_path / "ent.sqlite3", EmulatorOptions(account_plan=ENTERPRISE))
+    transport = emulator_transport(
+        tmp_path / "ent.sqlite3", EmulatorOptions(account_plan=ENTERPRISE)
+    )
     async with httpx.AsyncClient(base_url=IN_PROCESS_BASE_URL, transport=transport) as http:
         domains = [f"h{i}.example.com" for i in range(50)]
         response = await http.post(WIDGETS, json={**BODY, "domains": domains, "offlabel": True})
@@ -244,3 +249,102 @@ async def test_state_survives_a_restart(tmp_path):
         assert backend.get(ACCOUNT, widget["sitekey"])["name"] == "login"
     finally:
         backend.close()
+
+
+async def test_filter_by_name_and_sitekey_is_a_case_insensitive_substring(http):
+    login = await create(http, name="Blog Login")
+    await create(http, name="checkout")
+    by_name = (await http.get(WIDGETS, params={"filter": "name:LOGIN"})).json()
+    assert [w["name"] for w in by_name["result"]] == ["Blog Login"]
+    assert by_name["result_info"]["total_count"] == 1
+    by_key = (
+        await http.get(WIDGETS, params={"filter": f"sitekey:{login['sitekey'][-6:].lower()}"})
+    ).json()
+    assert [w["sitekey"] for w in by_key["result"]] == [login["sitekey"]]
+    everything = (await http.get(WIDGETS, params={"filter": "name:"})).json()
+    assert len(everything["result"]) == 2
+
+
+async def test_order_and_direction(http):
+    for name in ("b", "c", "a"):
+        await create(http, name=name)
+    by_name = (await http.get(WIDGETS, params={"order": "name", "direction": "desc"})).json()
+    assert [w["name"] for w in by_name["result"]] == ["c", "b", "a"]
+    by_creation = (await http.get(WIDGETS, params={"order": "created_on"})).json()
+    assert [w["name"] for w in by_creation["result"]] == ["b", "c", "a"]
+
+
+async def test_origin_fields(http):
+    widget = await create(http)
+    assert widget["deployed_via"] == "api"
+    assert widget["last_modified_via"] == "api"
+
+
+async def test_rotate_immediately_kills_the_old_secret(tmp_path):
+    backend = Backend(tmp_path / "rotate.sqlite3")
+    widget = backend.create(ACCOUNT, {**BODY, "domains": ["example.com"]})
+    rotated = backend.rotate_secret(ACCOUNT, widget["sitekey"], invalidate_immediately=True)
+    assert backend.valid_secrets(ACCOUNT, widget["sitekey"]) == [rotated["secret"]]
+    backend.close()
+
+
+async def test_grace_period_keeps_both_secrets_for_two_hours(tmp_path):
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    backend = Backend(tmp_path / "grace.sqlite3", clock=lambda: now[0])
+    widget = backend.create(ACCOUNT, {**BODY, "domains": ["example.com"]})
+    rotated = backend.rotate_secret(ACCOUNT, widget["sitekey"], invalidate_immediately=False)
+    assert rotated["modified_on"] > widget["modified_on"]
+    assert backend.valid_secrets(ACCOUNT, widget["sitekey"]) == [
+        rotated["secret"],
+        widget["secret"],
+    ]
+    now[0] += timedelta(hours=1, minutes=59)
+    with pytest.raises(EmulatorError, match="grace period"):
+        backend.rotate_secret(ACCOUNT, widget["sitekey"], invalidate_immediately=True)
+    now[0] += timedelta(minutes=2)
+    assert backend.valid_secrets(ACCOUNT, widget["sitekey"]) == [rotated["secret"]]
+    backend.rotate_secret(ACCOUNT, widget["sitekey"], invalidate_immediately=False)
+    backend.close()
+
+
+async def test_rotate_refuses_unknown_body_fields(http):
+    widget = await create(http)
+    response = await http.post(f"{WIDGETS}/{widget['sitekey']}/rotate_secret", json={"now": True})
+    assert response.status_code == 400
+    assert error_messages(response) == ['json: unknown field "now"']
+
+
+async def test_sitekey_longer_than_32_characters_is_unroutable(http):
+    response = await http.get(f"{WIDGETS}/0x{'A' * 40}")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == 7003
+
+
+def test_state_file_of_an_older_version_is_migrated(tmp_path):
+    path = tmp_path / "v1.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_SCHEMA)
+    backend = Backend(path)
+    try:
+        widget = backend.get(ACCOUNT, "0x4AAAAAAAold0000000000000")
+        assert widget["name"] == "old"
+        assert "deployed_via" not in widget  # created before origins were recorded
+        backend.update(ACCOUNT, widget["sitekey"], {**BODY})
+        assert backend.get(ACCOUNT, widget["sitekey"])["last_modified_via"] == "api"
+    finally:
+        backend.close()
+
+
+V1_SCHEMA = f"""
+CREATE TABLE widgets (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, account_id TEXT NOT NULL, sitekey TEXT NOT NULL UNIQUE,
+    secret TEXT NOT NULL, previous_secret TEXT, previous_secret_expires_on TEXT,
+    name TEXT NOT NULL, mode TEXT NOT NULL, domains TEXT NOT NULL, region TEXT NOT NULL,
+    clearance_level TEXT NOT NULL, bot_fight_mode INTEGER NOT NULL, ephemeral_id INTEGER NOT NULL,
+    offlabel INTEGER NOT NULL, created_on TEXT NOT NULL, modified_on TEXT NOT NULL
+);
+INSERT INTO widgets VALUES (1, '{ACCOUNT}', '0x4AAAAAAAold0000000000000', '0xs', NULL, NULL,
+    'old', 'managed', '["example.com"]', 'world', 'no_clearance', 0, 0, 0,
+    '2025-01-01T00:00:00.000000Z', '2025-01-01T00:00:00.000000Z');
+PRAGMA user_version = 1;
+"""

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import random
-from typing import Any
+from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +24,8 @@ from turnstile_sync.emulator.stats import Stats, operation_of
 from turnstile_sync.errors import TurnstileSyncError
 
 STATS_PATH = "/__emulator/stats"
+REQUEST_LOG_ENV = "TURNSTILE_SYNC_EMULATOR_LOG"
+"""Every emulator in a process (and its served children) logs exchanges here when set."""
 THROTTLE_RETRY_AFTER = 1
 
 
@@ -103,6 +106,8 @@ class EmulatorMiddleware:
         self.app = app
         self.options = options
         self.stats = stats
+        from_env = os.environ.get(REQUEST_LOG_ENV, "").strip()
+        self.request_log = options.request_log or (Path(from_env) if from_env else None)
         self._random = random.Random(options.faults.seed)  # noqa: S311 - faults, not crypto
         self._limiter = (
             SlidingWindowLimiter(options.rate_limit) if options.rate_limit is not None else None
@@ -120,8 +125,8 @@ class EmulatorMiddleware:
             await self._handle(scope, exchange)
         finally:
             self.stats.record(exchange.operation, exchange.status)
-            if self.options.request_log is not None:
-                exchange.log(self.options.request_log)
+            if self.request_log is not None:
+                exchange.log(self.request_log)
 
     async def _handle(self, scope: Scope, exchange: _Exchange) -> None:
         faults = self.options.faults
@@ -228,7 +233,7 @@ class _Exchange:
         headers = [(b"retry-after", str(retry_after).encode())] if retry_after is not None else []
         await _respond(self.send_to_client, status, body, headers)
 
-    def log(self, path: Any) -> None:
+    def log(self, path: Path) -> None:
         append_exchange(
             path,
             operation=self.operation,
