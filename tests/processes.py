@@ -38,7 +38,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run_in_terminal(
-    args: list[str], answer: str, cwd: Path, timeout: float = 30
+    args: list[str], answer: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 30
 ) -> tuple[int, str]:
     """Run the CLI on a pseudo-terminal (stdin, stdout, stderr); type ``answer`` at the prompt."""
     controller, terminal = pty.openpty()
@@ -48,7 +48,7 @@ def run_in_terminal(
         stdout=terminal,
         stderr=terminal,
         cwd=cwd,
-        env=clean_env(NO_COLOR="1", COLUMNS="200"),
+        env=clean_env(NO_COLOR="1", COLUMNS="200", **(env or {})),
         close_fds=True,
     )
     os.close(terminal)

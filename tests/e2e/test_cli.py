@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ACCOUNT, REPO_ROOT, run_cli
-from tests.processes import clean_env, cli_command, free_port, run_in_terminal
+from tests.conftest import ACCOUNT, REPO_ROOT, CliResult, run_cli
+from tests.processes import clean_env, cli_command, free_port, run_in_terminal, served_emulator
 from turnstile_sync.emulator import Backend
 
 SPEC = f"""
@@ -42,45 +44,67 @@ def seed(db: Path, **fields: Any) -> dict[str, Any]:
         backend.close()
 
 
-def emulator_args(db: Path) -> list[str]:
-    return ["--emulator", "--emulator-db", str(db)]
+@dataclass(frozen=True)
+class EmulatorTarget:
+    """How the CLI reaches the emulator: in-process (--emulator) or served on a socket."""
+
+    db: Path
+    args: list[str]
+    env: dict[str, str]
+
+    def run(
+        self, args: list[str], *, env: dict[str, str | None] | None = None, input: str | None = None
+    ) -> CliResult:
+        return run_cli([*args, *self.args], env={**self.env, **(env or {})}, input=input)
 
 
-def test_plan_apply_plan_converges(write_spec, emulator_db):
+@pytest.fixture(params=["in-process", "served"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EmulatorTarget]:
+    """Every end-to-end test runs against the in-process emulator and a served one."""
+    db = tmp_path / "emulator.sqlite3"
+    if request.param == "in-process":
+        yield EmulatorTarget(db, ["--emulator", "--emulator-db", str(db)], {})
+        return
+    with served_emulator(db) as base_url:
+        env = {"CLOUDFLARE_BASE_URL": base_url, "CLOUDFLARE_API_TOKEN": "e2e-token"}
+        yield EmulatorTarget(db, [], env)
+
+
+def test_plan_apply_plan_converges(write_spec, target):
     spec = str(write_spec(SPEC))
-    first = run_cli(["plan", spec, *emulator_args(emulator_db)])
+    first = target.run(["plan", spec])
     assert first.exit_code == 0, first.stderr
     assert "+ create 'login'" in first.stdout
     assert "Plan: 2 to create, 0 to update, 0 to replace, 0 to delete." in first.stdout
-    assert live_widgets(emulator_db) == []
+    assert live_widgets(target.db) == []
 
-    applied = run_cli(["apply", spec, *emulator_args(emulator_db), "--auto-approve"])
+    applied = target.run(["apply", spec, "--auto-approve"])
     assert applied.exit_code == 0, applied.stderr + applied.stdout
     assert "Apply complete: 2 done." in applied.stdout
-    names = sorted(w["name"] for w in live_widgets(emulator_db))
+    names = sorted(w["name"] for w in live_widgets(target.db))
     assert names == ["checkout", "login"]
 
-    again = run_cli(["plan", spec, *emulator_args(emulator_db), "--detailed-exitcode"])
+    again = target.run(["plan", spec, "--detailed-exitcode"])
     assert again.exit_code == 0
     assert "No changes. The account matches the spec." in again.stdout
 
 
-def test_detailed_exitcode_is_2_only_with_changes(write_spec, emulator_db):
+def test_detailed_exitcode_is_2_only_with_changes(write_spec, target):
     spec = str(write_spec(SPEC))
-    result = run_cli(["plan", spec, *emulator_args(emulator_db), "--detailed-exitcode"])
+    result = target.run(["plan", spec, "--detailed-exitcode"])
     assert result.exit_code == 2
-    plain = run_cli(["plan", spec, *emulator_args(emulator_db)])
+    plain = target.run(["plan", spec])
     assert plain.exit_code == 0
 
 
-def test_update_replace_delete_and_unmanaged(write_spec, emulator_db):
-    kept = seed(emulator_db, name="login", domains=["old.example.com"])
-    moved = seed(emulator_db, name="checkout", mode="invisible", domains=["shop.example.com"])
-    seed(emulator_db, name="stray")
+def test_update_replace_delete_and_unmanaged(write_spec, target):
+    kept = seed(target.db, name="login", domains=["old.example.com"])
+    moved = seed(target.db, name="checkout", mode="invisible", domains=["shop.example.com"])
+    seed(target.db, name="stray")
     spec = SPEC.replace("    clearance_level: managed", "    region: china")
     path = str(write_spec(spec))
 
-    planned = run_cli(["plan", path, *emulator_args(emulator_db)])
+    planned = target.run(["plan", path])
     assert planned.exit_code == 0, planned.stderr
     out = planned.stdout
     assert f"  ~ update in place 'login' ({kept['sitekey']})" in out
@@ -90,9 +114,9 @@ def test_update_replace_delete_and_unmanaged(write_spec, emulator_db):
     assert "new sitekey and secret" in out
     assert "Unmanaged: 1 live widget(s)" in out and "'stray'" in out
 
-    applied = run_cli(["apply", path, *emulator_args(emulator_db), "--auto-approve"])
+    applied = target.run(["apply", path, "--auto-approve"])
     assert applied.exit_code == 0, applied.stdout
-    widgets = {w["name"]: w for w in live_widgets(emulator_db)}
+    widgets = {w["name"]: w for w in live_widgets(target.db)}
     assert widgets["login"]["sitekey"] == kept["sitekey"]
     assert widgets["login"]["domains"] == ["example.com", "www.example.com"]
     assert widgets["checkout"]["sitekey"] != moved["sitekey"]
@@ -101,59 +125,59 @@ def test_update_replace_delete_and_unmanaged(write_spec, emulator_db):
 
     pruned = path.replace("widgets.yaml", "pruned.yaml")
     Path(pruned).write_text(Path(path).read_text() + "prune: true\n")
-    deleted = run_cli(["apply", pruned, *emulator_args(emulator_db), "--auto-approve"])
+    deleted = target.run(["apply", pruned, "--auto-approve"])
     assert "  - delete 'stray'" in deleted.stdout
     assert deleted.exit_code == 0
-    assert sorted(w["name"] for w in live_widgets(emulator_db)) == ["checkout", "login"]
+    assert sorted(w["name"] for w in live_widgets(target.db)) == ["checkout", "login"]
 
 
-def test_partial_failure_reports_each_action_and_rerun_converges(write_spec, emulator_db):
+def test_partial_failure_reports_each_action_and_rerun_converges(write_spec, target):
     spec = SPEC + "  - name: branded\n    mode: managed\n    domains: [a.com]\n    offlabel: true\n"
     path = str(write_spec(spec))
-    result = run_cli(["apply", path, *emulator_args(emulator_db), "--auto-approve"])
+    result = target.run(["apply", path, "--auto-approve"])
     assert result.exit_code == 1
     assert "FAILED         create 'branded'" in result.stdout
     assert "offlabel requires an Enterprise entitlement" in result.stdout
     assert "Apply incomplete: 2 done, 1 failed, 0 not attempted." in result.stdout
-    assert sorted(w["name"] for w in live_widgets(emulator_db)) == ["checkout", "login"]
+    assert sorted(w["name"] for w in live_widgets(target.db)) == ["checkout", "login"]
 
     fixed = str(write_spec(spec.replace("offlabel: true", "offlabel: false"), "fixed.yaml"))
-    rerun = run_cli(["apply", fixed, *emulator_args(emulator_db), "--auto-approve"])
+    rerun = target.run(["apply", fixed, "--auto-approve"])
     assert rerun.exit_code == 0
     assert "Plan: 1 to create, 0 to update" in rerun.stdout
-    final = run_cli(["plan", fixed, *emulator_args(emulator_db), "--detailed-exitcode"])
+    final = target.run(["plan", fixed, "--detailed-exitcode"])
     assert final.exit_code == 0
 
 
-def test_apply_without_terminal_or_auto_approve_refuses(write_spec, emulator_db):
-    result = run_cli(["apply", str(write_spec(SPEC)), *emulator_args(emulator_db)], input="yes\n")
+def test_apply_without_terminal_or_auto_approve_refuses(write_spec, target):
+    result = target.run(["apply", str(write_spec(SPEC))], input="yes\n")
     assert result.exit_code == 1
     assert "refusing to apply" in result.stderr
     assert "--auto-approve" in result.stderr
-    assert live_widgets(emulator_db) == []
+    assert live_widgets(target.db) == []
 
 
-def test_declined_confirmation_changes_nothing(write_spec, emulator_db, tmp_path):
-    args = ["apply", str(write_spec(SPEC)), *emulator_args(emulator_db)]
-    code, output = run_in_terminal(args, "no", cwd=tmp_path)
+def test_declined_confirmation_changes_nothing(write_spec, target, tmp_path):
+    args = ["apply", str(write_spec(SPEC)), *target.args]
+    code, output = run_in_terminal(args, "no", cwd=tmp_path, env=target.env)
     assert "Apply these changes? Only 'yes' will be accepted" in output
     assert "Apply cancelled. Nothing was changed." in output
     assert code == 1
-    assert live_widgets(emulator_db) == []
+    assert live_widgets(target.db) == []
 
 
-def test_confirmed_apply_in_a_terminal(write_spec, emulator_db, tmp_path):
-    args = ["apply", str(write_spec(SPEC)), *emulator_args(emulator_db)]
-    code, output = run_in_terminal(args, "yes", cwd=tmp_path)
+def test_confirmed_apply_in_a_terminal(write_spec, target, tmp_path):
+    args = ["apply", str(write_spec(SPEC)), *target.args]
+    code, output = run_in_terminal(args, "yes", cwd=tmp_path, env=target.env)
     assert code == 0, output
     assert "Apply complete: 2 done." in output
-    assert len(live_widgets(emulator_db)) == 2
+    assert len(live_widgets(target.db)) == 2
 
 
-def test_apply_with_no_changes_does_not_ask(write_spec, emulator_db):
+def test_apply_with_no_changes_does_not_ask(write_spec, target):
     path = str(write_spec(SPEC))
-    run_cli(["apply", path, *emulator_args(emulator_db), "--auto-approve"])
-    result = run_cli(["apply", path, *emulator_args(emulator_db)])
+    target.run(["apply", path, "--auto-approve"])
+    result = target.run(["apply", path])
     assert result.exit_code == 0
     assert "No changes" in result.stdout
 
@@ -164,14 +188,13 @@ def test_validate(write_spec):
     assert ok.stdout.strip().endswith("valid (2 widgets).")
 
 
-def test_broken_spec_is_one_clear_error(write_spec, emulator_db):
+def test_broken_spec_is_one_clear_error(write_spec, target):
     path = write_spec(
         SPEC.replace("mode: invisible", "mode: invisble").replace(
             "[shop.example.com]", "[shop.example.com:8443]"
         )
     )
-    for command in (["validate", str(path)], ["plan", str(path), *emulator_args(emulator_db)]):
-        result = run_cli(command)
+    for result in (run_cli(["validate", str(path)]), target.run(["plan", str(path)])):
         assert result.exit_code == 1
         assert result.stdout == ""
         assert f"Error: {path}: 2 problems:" in result.stderr
@@ -217,46 +240,44 @@ def test_usage_errors_exit_1_not_2(write_spec):
     assert "No such option" in result.stderr
 
 
-def test_account_id_resolution(write_spec, emulator_db):
+def test_account_id_resolution(write_spec, target):
     no_account = SPEC.replace(f"account_id: {ACCOUNT}\n", "")
-    missing = run_cli(["plan", str(write_spec(no_account)), *emulator_args(emulator_db)])
+    missing = target.run(["plan", str(write_spec(no_account))])
     assert missing.exit_code == 1
     assert "no account id" in missing.stderr
 
-    from_env = run_cli(
-        ["plan", str(write_spec(no_account)), *emulator_args(emulator_db)],
+    from_env = target.run(
+        ["plan", str(write_spec(no_account))],
         env={"CLOUDFLARE_ACCOUNT_ID": ACCOUNT},
     )
     assert from_env.exit_code == 0
     assert f"account {ACCOUNT}" in from_env.stderr
 
     other = "f" * 32
-    conflicting = run_cli(
-        ["plan", str(write_spec(SPEC)), *emulator_args(emulator_db)],
+    conflicting = target.run(
+        ["plan", str(write_spec(SPEC))],
         env={"CLOUDFLARE_ACCOUNT_ID": other},
     )
     assert conflicting.exit_code == 0
     assert "differs from the spec's account_id" in conflicting.stderr
     assert f"account {ACCOUNT}" in conflicting.stderr
 
-    flag = run_cli(
-        ["plan", str(write_spec(SPEC)), *emulator_args(emulator_db), "--account-id", other]
-    )
+    flag = target.run(["plan", str(write_spec(SPEC)), "--account-id", other])
     assert f"account {other}" in flag.stderr
 
-    bad = run_cli(["plan", str(write_spec(SPEC)), *emulator_args(emulator_db), "--account-id", "x"])
+    bad = target.run(["plan", str(write_spec(SPEC)), "--account-id", "x"])
     assert bad.exit_code == 1
     assert "--account-id 'x' is not an account id" in bad.stderr
 
 
-def test_secrets_never_reach_any_output(write_spec, emulator_db):
+def test_secrets_never_reach_any_output(write_spec, target):
     path = str(write_spec(SPEC))
     outputs = [
-        run_cli(["plan", path, *emulator_args(emulator_db)]),
-        run_cli(["apply", path, *emulator_args(emulator_db), "--auto-approve"]),
-        run_cli(["plan", path, *emulator_args(emulator_db)]),
+        target.run(["plan", path]),
+        target.run(["apply", path, "--auto-approve"]),
+        target.run(["plan", path]),
     ]
-    with sqlite3.connect(emulator_db) as db:
+    with sqlite3.connect(target.db) as db:
         secrets = [row[0] for row in db.execute("SELECT secret FROM widgets")]
     assert len(secrets) == 2
     text = "".join(result.stdout + result.stderr for result in outputs)
@@ -273,11 +294,11 @@ def test_module_entry_point_and_version():
     assert result.stdout.startswith("turnstile-sync, version ")
 
 
-def test_example_spec_applies_cleanly(emulator_db):
+def test_example_spec_applies_cleanly(target):
     example = str(REPO_ROOT / "examples" / "widgets.yaml")
     assert run_cli(["validate", example]).exit_code == 0
-    assert run_cli(["apply", example, *emulator_args(emulator_db), "--auto-approve"]).exit_code == 0
-    result = run_cli(["plan", example, *emulator_args(emulator_db), "--detailed-exitcode"])
+    assert target.run(["apply", example, "--auto-approve"]).exit_code == 0
+    result = target.run(["plan", example, "--detailed-exitcode"])
     assert result.exit_code == 0, result.stdout
 
 
@@ -288,10 +309,8 @@ def test_help_for_every_command(command):
     assert "Usage: turnstile-sync" in result.stdout
 
 
-def test_apply_reports_progress_on_stderr(write_spec, emulator_db):
-    result = run_cli(
-        ["apply", str(write_spec(SPEC)), *emulator_args(emulator_db), "--auto-approve"]
-    )
+def test_apply_reports_progress_on_stderr(write_spec, target):
+    result = target.run(["apply", str(write_spec(SPEC)), "--auto-approve"])
     progress = [line for line in result.stderr.splitlines() if line.startswith("apply [")]
     assert len(progress) == 2
     assert progress[0].startswith("apply [1/2]  done ")
