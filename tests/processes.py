@@ -95,7 +95,7 @@ def served_emulator(db_path: Path, *extra: str) -> Iterator[str]:
         deadline = time.monotonic() + 20
         while True:
             try:
-                httpx.get(f"{base_url}/accounts/{'0' * 32}/challenges/widgets", timeout=1)
+                httpx.get(f"http://127.0.0.1:{port}/__emulator/stats", timeout=1)  # not counted
                 break
             except httpx.TransportError:
                 if process.poll() is not None or time.monotonic() > deadline:

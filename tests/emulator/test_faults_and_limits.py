@@ -63,13 +63,25 @@ def test_sliding_window_frees_capacity_as_requests_age():
     assert limiter.check("k").allowed
     now[0] = 4.0
     assert limiter.check("k").allowed
-    now[0] = 9.0
+    now[0] = 10.0  # the request at t=0 has left the window
+    decision = limiter.check("k")
+    assert decision.allowed
+    assert decision.remaining == 0
+    assert decision.reset_seconds == 4  # the request at t=4 leaves at t=14
+
+
+def test_exceeding_the_limit_blocks_a_whole_window_like_cloudflare():
+    now = [0.0]
+    limiter = SlidingWindowLimiter(RateLimit(2, 10), clock=lambda: now[0])
+    assert limiter.check("k").allowed and limiter.check("k").allowed
+    now[0] = 3.0
     refused = limiter.check("k")
-    assert not refused.allowed
-    assert refused.reset_seconds == 1  # the request at t=0 leaves the window at t=10
-    now[0] = 10.0
+    assert (refused.allowed, refused.reset_seconds) == (False, 10)
+    now[0] = 12.0  # the window alone would have room again; the block still holds
+    assert limiter.check("k") == type(refused)(False, 0, 1)
+    assert limiter.check("other").allowed
+    now[0] = 13.0
     assert limiter.check("k").allowed
-    assert not limiter.check("k").allowed
 
 
 def test_default_rate_limit_is_cloudflares():

@@ -1,8 +1,9 @@
 """Cloudflare's rate limit as a sliding window per credential.
 
-Cloudflare allows 1,200 requests per five minutes per user and answers 429 with
-``retry-after`` beyond that. A sliding window (rather than a fixed 4 requests/s pace) is what
-lets a burst of a few hundred requests through, as the real API does.
+Cloudflare allows 1,200 requests per five minutes per user, and "if you exceed this limit, all
+API calls for the next five minutes will be blocked" (fundamentals/api/reference/limits). So a
+burst up to the budget passes (no fixed 4 requests/s pace), and the first request over it
+starts a block of one whole window, answered 429 with ``retry-after``.
 """
 
 from __future__ import annotations
@@ -29,19 +30,25 @@ class SlidingWindowLimiter:
         self.limit = limit
         self._clock = clock
         self._seen: dict[str, deque[float]] = {}
+        self._blocked_until: dict[str, float] = {}
 
     def check(self, key: str) -> Decision:
-        """Count a request for ``key`` if the window has room."""
+        """Count a request for ``key`` if the window has room; otherwise block the window."""
         now = self._clock()
+        blocked_until = self._blocked_until.get(key, 0.0)
+        if now < blocked_until:
+            return Decision(False, 0, max(1, math.ceil(blocked_until - now)))
         window = self._seen.setdefault(key, deque())
         while window and window[0] <= now - self.limit.seconds:
             window.popleft()
-        allowed = len(window) < self.limit.requests
-        if allowed:
-            window.append(now)
-        reset = window[0] + self.limit.seconds - now if window else self.limit.seconds
-        remaining = max(0, self.limit.requests - len(window))
-        return Decision(allowed, remaining, max(1, math.ceil(reset)))
+        if len(window) >= self.limit.requests:
+            self._blocked_until[key] = now + self.limit.seconds
+            window.clear()
+            return Decision(False, 0, max(1, math.ceil(self.limit.seconds)))
+        window.append(now)
+        reset = window[0] + self.limit.seconds - now
+        remaining = self.limit.requests - len(window)
+        return Decision(True, remaining, max(1, math.ceil(reset)))
 
     def policy_header(self) -> str:
         return f'"default";q={self.limit.requests};w={math.ceil(self.limit.seconds)}'
