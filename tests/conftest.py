@@ -6,6 +6,7 @@ import textwrap
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -52,6 +53,16 @@ def run_cli(
         return CliResult(code, stdout.getvalue().decode(), stderr.getvalue().decode())
 
 
+CONFORMANCE_CHECKED = [0]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(
+        f"schema conformance: {CONFORMANCE_CHECKED[0]} emulator exchanges checked against "
+        "Cloudflare's OpenAPI schema"
+    )
+
+
 @pytest.fixture(autouse=True)
 def schema_conformance(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
@@ -60,7 +71,8 @@ def schema_conformance(
     log = tmp_path_factory.mktemp("exchanges") / "exchanges.jsonl"
     monkeypatch.setenv(REQUEST_LOG_ENV, str(log))
     yield
-    _, problems = check_log(log)
+    checked, problems = check_log(log)
+    CONFORMANCE_CHECKED[0] += checked
     assert not problems, "emulator exchanges break Cloudflare's schema:\n" + "\n".join(problems)
 
 
