@@ -46,6 +46,8 @@ class Action:
     changes: tuple[FieldChange, ...] = ()
     body: WidgetBody | None = None
     reason: str = ""
+    live: LiveWidget | None = None
+    """The live widget as it was when planned: what a reviewed plan checks before applying."""
 
     @property
     def is_destructive(self) -> bool:

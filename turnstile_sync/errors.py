@@ -62,6 +62,16 @@ class PlanError(TurnstileSyncError):
             super().__init__(f"cannot plan, {len(problems)} problems:\n{body}")
 
 
+class GuardError(TurnstileSyncError):
+    """The plan is refused by a safety rule: protection, or a guard that --force overrides."""
+
+    def __init__(self, refusals: list[str], *, forcible: bool) -> None:
+        self.refusals = refusals
+        self.forcible = forcible
+        body = "\n".join(f"  - {refusal}" for refusal in refusals)
+        super().__init__(f"the plan is refused:\n{body}")
+
+
 @dataclass(frozen=True)
 class ApiMessage:
     """One entry of Cloudflare's ``errors`` array."""

@@ -123,6 +123,11 @@ class WidgetSpec(WidgetSettings):
         description="Pins identity to an existing widget: the entry then updates it, "
         "including its name (a rename in place).",
     )
+    protect: StrictBool = Field(
+        default=False,
+        description="Never delete or replace this widget. To protect a widget even if its "
+        "entry is removed by mistake, list it under the top-level 'protected' instead.",
+    )
 
 
 class Spec(BaseModel):
@@ -152,6 +157,16 @@ class Spec(BaseModel):
     defaults: WidgetSettings = Field(
         default_factory=WidgetSettings,
         description="Settings every widget gets unless it sets them itself.",
+    )
+    protected: tuple[str, ...] = Field(
+        default=(),
+        description="Names, sitekeys or glob patterns of live widgets this tool must never "
+        "delete or replace, whether or not they are in 'widgets'.",
+    )
+    max_deletes: int = Field(
+        default=2,
+        ge=0,
+        description="Most deletes plus replacements one plan may contain without --force.",
     )
     widgets: tuple[WidgetSpec, ...] = Field(default=(), description="The desired widgets.")
 

@@ -13,13 +13,24 @@ from typing import Any
 
 from turnstile_sync.actions import REGION_IMMUTABLE_REASON, Action, ActionKind, FieldChange, Plan
 from turnstile_sync.errors import PlanError
+from turnstile_sync.guards import enforce_guards
 from turnstile_sync.models import SETTINGS_FIELDS, LiveWidget, Spec, WidgetBody, WidgetSpec
 
 _COMPARED_FIELDS = ("name", *SETTINGS_FIELDS)
 
 
-def plan(spec: Spec, live: Sequence[LiveWidget], *, account_id: str | None = None) -> Plan:
-    """Compute the actions that make ``live`` match ``spec``. Raises PlanError if it cannot."""
+def plan(
+    spec: Spec,
+    live: Sequence[LiveWidget],
+    *,
+    account_id: str | None = None,
+    force: bool = False,
+) -> Plan:
+    """Compute the actions that make ``live`` match ``spec``.
+
+    Raises PlanError when it cannot (ambiguous names, missing pins), and GuardError when the
+    plan is refused: protected widgets always, the other guards unless ``force``.
+    """
     account = account_id or spec.account_id or ""
     ignored = tuple(w for w in live if _is_ignored(w.name, spec.ignore))
     considered = [w for w in live if not _is_ignored(w.name, spec.ignore)]
@@ -44,18 +55,26 @@ def plan(spec: Spec, live: Sequence[LiveWidget], *, account_id: str | None = Non
     if spec.prune:
         unmanaged = ()
         actions += [
-            Action(ActionKind.DELETE, w.name, w.sitekey, reason="not in the spec and prune is on")
+            Action(
+                ActionKind.DELETE,
+                w.name,
+                w.sitekey,
+                reason="not in the spec and prune is on",
+                live=w,
+            )
             for w in sorted(leftovers, key=lambda w: (w.name, w.sitekey))
         ]
     if problems:
         raise PlanError(problems)
-    return Plan(
+    result = Plan(
         account_id=account,
         actions=tuple(sorted(actions, key=_apply_order)),
         unmanaged=unmanaged,
         ignored=ignored,
         unchanged=tuple(unchanged),
     )
+    enforce_guards(result, spec, considered, force=force)
+    return result
 
 
 def _is_ignored(name: str, patterns: Iterable[str]) -> bool:
@@ -180,6 +199,7 @@ def _change(spec: Spec, widget: WidgetSpec, current: LiveWidget) -> Action | Non
             changes,
             WidgetBody(**full),
             REGION_IMMUTABLE_REASON,
+            current,
         )
     full["region"] = current.region
     return Action(
@@ -189,6 +209,7 @@ def _change(spec: Spec, widget: WidgetSpec, current: LiveWidget) -> Action | Non
         changes,
         WidgetBody(**full),
         "managed fields differ from the spec",
+        current,
     )
 
 

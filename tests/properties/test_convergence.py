@@ -87,11 +87,11 @@ async def converge(live: list[dict[str, Any]], spec: Spec) -> None:
     async with TurnstileClient(
         ACCOUNT, base_url=IN_PROCESS_BASE_URL, transport=transport
     ) as client:
-        first = plan(spec, await client.list_widgets())
+        first = plan(spec, await client.list_widgets(), force=True)
         report = await apply(first, client)
         assert report.ok, [r.error for r in report.results if r.error]
         after = await client.list_widgets()
-        second = plan(spec, after)
+        second = plan(spec, after, force=True)
         assert second.actions == (), second.actions
         remaining = {w.sitekey for w in after}
         for widget in first.unmanaged:

@@ -92,8 +92,8 @@ def test_unknown_top_level_key_lists_allowed_keys():
 
 
 def test_unknown_widget_key_lists_allowed_keys():
-    problem = only_problem(VALID + "    protect: true\n")
-    assert problem.startswith("spec.yaml:6:5: widgets[0] (login).protect:")
+    problem = only_problem(VALID + "    colour: red\n")
+    assert problem.startswith("spec.yaml:6:5: widgets[0] (login).colour:")
     assert "allowed keys: mode, domains, region" in problem
     assert "name, sitekey" in problem
 
