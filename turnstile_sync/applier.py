@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from turnstile_sync.actions import Action, ActionKind, Plan
 from turnstile_sync.client import TurnstileClient
 from turnstile_sync.errors import TurnstileSyncError
+from turnstile_sync.models import WidgetDetail
 
 DEFAULT_PARALLELISM = 8
 
@@ -49,6 +50,7 @@ class ApplyReport:
 
 
 ResultCallback = Callable[[ActionResult], None]
+SecretCallback = Callable[[Action, WidgetDetail], None]
 
 
 async def apply(
@@ -57,67 +59,105 @@ async def apply(
     *,
     parallelism: int = DEFAULT_PARALLELISM,
     on_result: ResultCallback | None = None,
+    on_secret: SecretCallback | None = None,
+    stop: asyncio.Event | None = None,
 ) -> ApplyReport:
-    """Execute ``plan`` against ``client``'s account. Never raises for a failed action."""
-    limit = asyncio.Semaphore(max(1, parallelism))
-    results: dict[int, ActionResult] = {}
-    created: dict[int, str] = {}
+    """Execute ``plan`` against ``client``'s account. Never raises for a failed action.
 
-    def record(index: int, result: ActionResult) -> None:
-        results[index] = result
-        if on_result is not None:
-            on_result(result)
-
-    async def first_phase(index: int, action: Action) -> None:
-        async with limit:
-            try:
-                if action.kind is ActionKind.UPDATE:
-                    assert action.sitekey is not None and action.body is not None
-                    widget = await client.update_widget(action.sitekey, action.body)
-                    record(index, ActionResult(action, Outcome.DONE, widget.sitekey))
-                    return
-                assert action.body is not None
-                widget = await client.create_widget(action.body)
-            except TurnstileSyncError as error:
-                record(index, ActionResult(action, Outcome.FAILED, action.sitekey, str(error)))
-                return
-            if action.kind is ActionKind.CREATE:
-                record(index, ActionResult(action, Outcome.DONE, widget.sitekey))
-            else:
-                created[index] = widget.sitekey
-
-    async def second_phase(index: int, action: Action) -> None:
-        assert action.sitekey is not None
-        async with limit:
-            try:
-                await client.delete_widget(action.sitekey)
-            except TurnstileSyncError as error:
-                if action.kind is ActionKind.DELETE:
-                    record(index, ActionResult(action, Outcome.FAILED, action.sitekey, str(error)))
-                else:
-                    new = created[index]
-                    message = (
-                        f"the new widget was created (sitekey {new}) but the old one "
-                        f"({action.sitekey}) was not deleted: {error}. Two widgets are now "
-                        f"named '{action.name}': delete {action.sitekey} in the dashboard, or "
-                        f"pin the new one with 'sitekey: {new}' and re-run"
-                    )
-                    record(index, ActionResult(action, Outcome.FAILED, new, message))
-                return
-        sitekey = created.get(index) if action.kind is ActionKind.REPLACE else None
-        record(index, ActionResult(action, Outcome.DONE, sitekey))
-
+    ``on_secret`` receives every new widget the moment it exists, so its secret reaches the
+    sink before anything else can go wrong. Once ``stop`` is set, no new action starts;
+    those in flight finish, and the rest are reported as not attempted.
+    """
+    run = _Run(client, asyncio.Semaphore(max(1, parallelism)), on_result, on_secret, stop)
     indexed = list(enumerate(plan.actions))
     await asyncio.gather(
-        *(first_phase(i, a) for i, a in indexed if a.kind is not ActionKind.DELETE)
+        *(run.create_or_update(i, a) for i, a in indexed if a.kind is not ActionKind.DELETE)
     )
-    deletes = [
-        (i, a)
-        for i, a in indexed
-        if a.kind is ActionKind.DELETE or (a.kind is ActionKind.REPLACE and i in created)
-    ]
-    await asyncio.gather(*(second_phase(i, a) for i, a in deletes))
+    await asyncio.gather(
+        *(
+            run.delete(i, a)
+            for i, a in indexed
+            if a.kind is ActionKind.DELETE or (a.kind is ActionKind.REPLACE and i in run.created)
+        )
+    )
     for index, action in indexed:
-        if index not in results:
-            record(index, ActionResult(action, Outcome.NOT_ATTEMPTED, action.sitekey))
-    return ApplyReport(tuple(results[index] for index, _ in indexed))
+        if index not in run.results:
+            run.record(index, ActionResult(action, Outcome.NOT_ATTEMPTED, action.sitekey))
+    return ApplyReport(tuple(run.results[index] for index, _ in indexed))
+
+
+@dataclass
+class _Run:
+    """The state of one apply: what finished, and which replacements have their new widget."""
+
+    client: TurnstileClient
+    limit: asyncio.Semaphore
+    on_result: ResultCallback | None
+    on_secret: SecretCallback | None
+    stop: asyncio.Event | None
+    results: dict[int, ActionResult] = field(default_factory=dict)
+    created: dict[int, str] = field(default_factory=dict)
+
+    def record(self, index: int, result: ActionResult) -> None:
+        self.results[index] = result
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    async def create_or_update(self, index: int, action: Action) -> None:
+        """Creates, updates, and the create half of a replacement."""
+        async with self.limit:
+            if self.stopping():
+                return
+            assert action.body is not None
+            try:
+                if action.kind is ActionKind.UPDATE:
+                    assert action.sitekey is not None
+                    widget = await self.client.update_widget(action.sitekey, action.body)
+                else:
+                    widget = await self.client.create_widget(action.body)
+            except TurnstileSyncError as error:
+                self.record(index, ActionResult(action, Outcome.FAILED, action.sitekey, str(error)))
+                return
+        if action.kind is ActionKind.UPDATE:
+            self.record(index, ActionResult(action, Outcome.DONE, widget.sitekey))
+            return
+        if self.on_secret is not None:
+            self.on_secret(action, widget)
+        if action.kind is ActionKind.CREATE:
+            self.record(index, ActionResult(action, Outcome.DONE, widget.sitekey))
+        else:
+            self.created[index] = widget.sitekey
+
+    async def delete(self, index: int, action: Action) -> None:
+        """Deletes, and the delete half of a replacement whose new widget exists."""
+        assert action.sitekey is not None
+        new = self.created.get(index)
+        async with self.limit:
+            if self.stopping():
+                if new is not None:
+                    cause = "apply was stopped first"
+                    message = _half_replaced(action, new, cause)
+                    self.record(index, ActionResult(action, Outcome.FAILED, new, message))
+                return
+            try:
+                await self.client.delete_widget(action.sitekey)
+            except TurnstileSyncError as error:
+                if new is None:
+                    result = ActionResult(action, Outcome.FAILED, action.sitekey, str(error))
+                else:
+                    message = _half_replaced(action, new, str(error))
+                    result = ActionResult(action, Outcome.FAILED, new, message)
+                self.record(index, result)
+                return
+        self.record(index, ActionResult(action, Outcome.DONE, new))
+
+
+def _half_replaced(action: Action, new: str, cause: str) -> str:
+    return (
+        f"the new widget was created (sitekey {new}) but the old one ({action.sitekey}) was "
+        f"not deleted: {cause}. Two widgets are now named '{action.name}': pin the new one "
+        f"with 'sitekey: {new}' and re-run, or delete {action.sitekey} in the dashboard"
+    )

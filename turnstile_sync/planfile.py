@@ -1,0 +1,228 @@
+"""Reviewed plans: a versioned JSON file that `apply --plan` executes exactly, or refuses.
+
+The file records, for every widget an action touches, a fingerprint of the live state it was
+planned against (``modified_on`` and a digest of its settings). Applying re-reads the account
+and refuses when any of those widgets changed, disappeared, or (for a create) appeared, so what
+runs is exactly what was reviewed. No secret is ever written: widget bodies carry none, and
+live widgets come from the list endpoint, which has none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from turnstile_sync import __version__
+from turnstile_sync.actions import Action, ActionKind, FieldChange, Plan
+from turnstile_sync.errors import TurnstileSyncError
+from turnstile_sync.models import LiveWidget, WidgetBody
+
+FORMAT = "turnstile-sync-plan"
+VERSION = 1
+
+
+class PlanFileError(TurnstileSyncError):
+    """The plan file cannot be used: unreadable, of another version, account or target, or stale."""
+
+
+class Fingerprint(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sitekey: str
+    modified_on: str
+    sha256: str
+
+
+def fingerprint(widget: LiveWidget) -> Fingerprint:
+    content = json.dumps({"name": widget.name, **widget.settings()}, sort_keys=True)
+    return Fingerprint(
+        sitekey=widget.sitekey,
+        modified_on=widget.modified_on,
+        sha256=hashlib.sha256(content.encode()).hexdigest(),
+    )
+
+
+class _Change(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    field: str
+    before: Any
+    after: Any
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: ActionKind
+    name: str
+    sitekey: str | None
+    reason: str
+    changes: list[_Change]
+    body: dict[str, Any] | None
+    planned_against: Fingerprint | None
+    """The live widget this action changes; None for a create (the name must still be free)."""
+
+
+class _WidgetRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    sitekey: str
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["turnstile-sync-plan"]
+    version: int
+    created_by: str
+    created_at: str
+    account_id: str
+    target: str
+    spec: dict[str, str]
+    summary: dict[str, int]
+    actions: list[_Action]
+    unmanaged: list[_WidgetRef]
+    ignored: list[_WidgetRef]
+
+
+@dataclass(frozen=True)
+class ReviewedPlan:
+    """A plan read back from a file, with what it was planned against."""
+
+    plan: Plan
+    target: str
+    spec_sha256: str
+    planned_against: tuple[Fingerprint | None, ...]
+
+
+def spec_digest(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def dump(
+    plan: Plan, *, target: str, spec_path: str, spec_sha256: str, created_at: str
+) -> dict[str, Any]:
+    """The plan-file document, keys in a stable order for diffs and reviews."""
+    document = _Document(
+        format=FORMAT,
+        version=VERSION,
+        created_by=f"turnstile-sync {__version__}",
+        created_at=created_at,
+        account_id=plan.account_id,
+        target=target,
+        spec={"path": spec_path, "sha256": spec_sha256},
+        summary={kind.value: plan.count(kind) for kind in ActionKind},
+        actions=[_dump_action(action) for action in plan.actions],
+        unmanaged=[_WidgetRef(name=w.name, sitekey=w.sitekey) for w in plan.unmanaged],
+        ignored=[_WidgetRef(name=w.name, sitekey=w.sitekey) for w in plan.ignored],
+    )
+    return document.model_dump(mode="json")
+
+
+def _dump_action(action: Action) -> _Action:
+    return _Action(
+        kind=action.kind,
+        name=action.name,
+        sitekey=action.sitekey,
+        reason=action.reason,
+        changes=[
+            _Change(field=c.field, before=_plain(c.before), after=_plain(c.after))
+            for c in action.changes
+        ],
+        body=action.body.to_json() if action.body is not None else None,
+        planned_against=fingerprint(action.live) if action.live is not None else None,
+    )
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def write(path: str | Path, document: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def load(path: str | Path) -> ReviewedPlan:
+    """Read a plan file, refusing anything this version cannot apply exactly."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanFileError(f"plan file {path} not found") from None
+    except (OSError, ValueError) as error:
+        raise PlanFileError(f"cannot read plan file {path}: {error}") from None
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise PlanFileError(f"{path} is not a turnstile-sync plan file")
+    if raw.get("version") != VERSION:
+        raise PlanFileError(
+            f"{path} is a version {raw.get('version')!r} plan file; this turnstile-sync "
+            f"({__version__}) applies version {VERSION} only. Make the plan again with it."
+        )
+    try:
+        document = _Document.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise PlanFileError(f"{path} is damaged: {where}: {first['msg']}") from None
+    actions = tuple(_load_action(item) for item in document.actions)
+    plan = Plan(
+        account_id=document.account_id,
+        actions=actions,
+        unmanaged=tuple(_ref_widget(ref) for ref in document.unmanaged),
+        ignored=tuple(_ref_widget(ref) for ref in document.ignored),
+    )
+    return ReviewedPlan(
+        plan=plan,
+        target=document.target,
+        spec_sha256=document.spec.get("sha256", ""),
+        planned_against=tuple(item.planned_against for item in document.actions),
+    )
+
+
+def _load_action(item: _Action) -> Action:
+    body = None
+    if item.body is not None:
+        fields = dict(item.body)
+        fields["domains"] = tuple(fields["domains"])
+        body = WidgetBody(**fields)
+    changes = tuple(FieldChange(c.field, _frozen(c.before), _frozen(c.after)) for c in item.changes)
+    return Action(item.kind, item.name, item.sitekey, changes, body, item.reason)
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _ref_widget(ref: _WidgetRef) -> LiveWidget:
+    return LiveWidget(sitekey=ref.sitekey, name=ref.name, mode="", domains=())
+
+
+def stale_actions(reviewed: ReviewedPlan, live: Sequence[LiveWidget]) -> list[str]:
+    """Every action whose widget is no longer as it was when the plan was made."""
+    by_sitekey = {widget.sitekey: widget for widget in live}
+    names: dict[str, str] = {}
+    for widget in live:
+        names.setdefault(widget.name, widget.sitekey)
+    problems = []
+    for action, expected in zip(reviewed.plan.actions, reviewed.planned_against, strict=True):
+        if expected is None:
+            if action.name in names:
+                problems.append(
+                    f"create '{action.name}': a widget with that name appeared since the plan "
+                    f"({names[action.name]})"
+                )
+            continue
+        current = by_sitekey.get(expected.sitekey)
+        if current is None:
+            problems.append(
+                f"{action.kind.value} '{action.name}': widget {expected.sitekey} disappeared "
+                "since the plan"
+            )
+        elif fingerprint(current) != expected:
+            problems.append(
+                f"{action.kind.value} '{action.name}': widget {expected.sitekey} changed since "
+                f"the plan (modified_on {expected.modified_on} -> {current.modified_on})"
+            )
+    return problems
