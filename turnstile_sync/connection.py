@@ -21,10 +21,27 @@ from turnstile_sync.models import ACCOUNT_ID_PATTERN
 
 @dataclass(frozen=True)
 class Target:
-    """Where to connect: the in-process emulator (with its state file) or a real API."""
+    """Where to connect: the in-process emulator (with its state file) or an API base URL."""
 
     emulator: bool = False
     emulator_db: Path = DEFAULT_EMULATOR_DB
+    base_url: str = DEFAULT_BASE_URL
+
+    @classmethod
+    def choose(
+        cls, *, emulator: bool, emulator_db: Path, environ: Mapping[str, str] | None = None
+    ) -> Target:
+        env = os.environ if environ is None else environ
+        base_url = env.get("CLOUDFLARE_BASE_URL", "").strip() or DEFAULT_BASE_URL
+        return cls(emulator=emulator, emulator_db=emulator_db, base_url=base_url.rstrip("/"))
+
+    @property
+    def identity(self) -> str:
+        """What a plan file records, so a plan made against one target is not applied to another."""
+        return "emulator" if self.emulator else self.base_url
+
+    def describe(self) -> str:
+        return f"the embedded emulator ({self.emulator_db})" if self.emulator else self.base_url
 
 
 def resolve_account_id(
@@ -70,7 +87,5 @@ def open_client(
             base_url=IN_PROCESS_BASE_URL,
             transport=emulator_transport(target.emulator_db),
         )
-    env = os.environ if environ is None else environ
-    credentials = Credentials.from_env(env)
-    base_url = env.get("CLOUDFLARE_BASE_URL", "").strip() or DEFAULT_BASE_URL
-    return TurnstileClient(account_id, credentials, base_url=base_url)
+    credentials = Credentials.from_env(os.environ if environ is None else environ)
+    return TurnstileClient(account_id, credentials, base_url=target.base_url)

@@ -219,3 +219,19 @@ def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
 
     diff = DeepDiff(before, after, ignore_order=True)
     return {str(key) for key in diff.affected_root_keys}
+
+
+def find_live_widget(live: Sequence[LiveWidget], name_or_sitekey: str) -> LiveWidget:
+    """The one live widget a user means by a name or a sitekey, or a PlanError saying why not."""
+    by_sitekey = [w for w in live if w.sitekey == name_or_sitekey]
+    if by_sitekey:
+        return by_sitekey[0]
+    named = [w for w in live if w.name == name_or_sitekey]
+    if not named:
+        raise PlanError([f"no widget named '{name_or_sitekey}' in the account"])
+    if len(named) > 1:
+        sitekeys = ", ".join(sorted(w.sitekey for w in named))
+        raise PlanError(
+            [f"{len(named)} widgets are named '{name_or_sitekey}' ({sitekeys}); pass the sitekey"]
+        )
+    return named[0]

@@ -23,7 +23,7 @@ def test_plan_apply_plan_over_http(write_spec, tmp_path: Path):
         env = {"CLOUDFLARE_BASE_URL": base_url, "CLOUDFLARE_API_TOKEN": "any-token"}
         first = run_cli(["plan", path, "--detailed-exitcode"], env=env)
         assert first.exit_code == 2, first.stderr
-        assert "on Cloudflare has 0 widget(s)" in first.stderr
+        assert f"on {base_url} has 0 widget(s)" in first.stderr
         applied = run_cli(["apply", path, "--auto-approve"], env=env)
         assert applied.exit_code == 0, applied.stdout + applied.stderr
         again = run_cli(["plan", path, "--detailed-exitcode"], env=env)

@@ -7,6 +7,7 @@ contain square brackets, so everything user-supplied goes in as Text, never as m
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -29,8 +30,9 @@ _OUTCOME = {
 _OUTCOME_WIDTH = max(len(label) for label, _ in _OUTCOME.values()) + 2
 _FIELD_WIDTH = 18
 NEW_WIDGET_SECRETS_NOTICE = (
-    "Secrets of new widgets are never printed. Get them from the Cloudflare dashboard "
-    "(Turnstile > the widget > Settings) or from the API's get-widget endpoint."
+    "Secrets of new widgets are never printed, and were not saved (no --secrets-out). Fetch "
+    "one with `turnstile-sync get-secret NAME --secrets-out FILE`, or from the Cloudflare "
+    "dashboard (Turnstile > the widget > Settings)."
 )
 
 
@@ -148,7 +150,9 @@ def progress_printer(total: int, console: Console) -> Callable[[ActionResult], N
     return report
 
 
-def render_report(report: ApplyReport, console: Console) -> None:
+def render_report(
+    report: ApplyReport, console: Console, *, secrets_path: Path | None = None
+) -> None:
     for result in report.results:
         console.print(_result_line(result))
     done = report.count(Outcome.DONE)
@@ -169,5 +173,7 @@ def render_report(report: ApplyReport, console: Console) -> None:
         r.outcome is Outcome.DONE and r.action.kind in (ActionKind.CREATE, ActionKind.REPLACE)
         for r in report.results
     )
-    if created:
+    if created and secrets_path is not None:
+        console.print(f"Secrets of new widgets were written to {secrets_path} (mode 0600).")
+    elif created:
         console.print(NEW_WIDGET_SECRETS_NOTICE)

@@ -1,0 +1,47 @@
+"""The command line. Commands live in one module per concern; this is the entry point.
+
+``main`` is the one place that prints errors and chooses the exit code for them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from turnstile_sync.cli import emulator, reconcile, secrets  # noqa: F401 - registers commands
+from turnstile_sync.cli.base import EXIT_ERROR, EXIT_OK, cli
+
+__all__ = ["cli", "main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    from turnstile_sync.errors import GuardError, TurnstileSyncError
+
+    try:
+        code = cli.main(args=argv, prog_name="turnstile-sync", standalone_mode=False)
+    except GuardError as error:
+        click.echo(f"Error: {error}\nNothing was changed.", err=True)
+        code = EXIT_ERROR
+    except TurnstileSyncError as error:
+        click.echo(f"Error: {error}", err=True)
+        code = EXIT_ERROR
+    except click.ClickException as error:
+        error.show()
+        code = EXIT_ERROR
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("\nInterrupted.", err=True)
+        code = EXIT_ERROR
+    except Exception as error:
+        if os.environ.get("TURNSTILE_SYNC_DEBUG"):
+            raise
+        click.echo(
+            f"Internal error: {type(error).__name__}: {error}\n"
+            "This is a bug in turnstile-sync; please report it. "
+            "Set TURNSTILE_SYNC_DEBUG=1 to see the traceback.",
+            err=True,
+        )
+        code = EXIT_ERROR
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,111 @@
+"""`emulator serve`: the embedded emulator over HTTP, with its fault options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from turnstile_sync.cli.base import EXIT_OK, cli
+from turnstile_sync.defaults import DEFAULT_EMULATOR_DB
+
+
+@cli.group()
+def emulator() -> None:
+    """The embedded emulator of Cloudflare's Turnstile widget API."""
+
+
+@emulator.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_EMULATOR_DB,
+    show_default=True,
+    help="SQLite state file (the same default as --emulator-db), or :memory:.",
+)
+@click.option(
+    "--plan",
+    "account_plan",
+    type=click.Choice(["free", "enterprise"]),
+    default="free",
+    show_default=True,
+    help="Limits and entitlements of every account: free (20 widgets, 10 hostnames, no "
+    "Enterprise-only fields) or enterprise (no widget limit, 200 hostnames).",
+)
+@click.option(
+    "--token",
+    envvar="TURNSTILE_SYNC_EMULATOR_TOKEN",
+    help="Accept only 'Authorization: Bearer TOKEN'. Without it any well-formed credentials "
+    "are accepted; missing ones are refused (403), as Cloudflare does.",
+)
+@click.option(
+    "--rate-limit",
+    default="1200/300",
+    show_default=True,
+    help="Requests per sliding window of SECONDS per credential, as N/SECONDS, or 'off'.",
+)
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0, help="Delay per request.")
+@click.option(
+    "--error-rate",
+    type=click.FloatRange(0, 1),
+    default=0,
+    help="Probability of a 503 before the request is performed.",
+)
+@click.option(
+    "--drop-rate",
+    type=click.FloatRange(0, 1),
+    default=0,
+    help="Probability that the request is performed and then the connection is dropped "
+    "without a response.",
+)
+@click.option(
+    "--throttle-rate",
+    type=click.FloatRange(0, 1),
+    default=0,
+    help="Probability of a spurious 429 with retry-after.",
+)
+@click.option("--seed", type=int, help="Seed for faults, sitekeys and secrets: reproducible runs.")
+@click.option(
+    "--log",
+    "request_log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append every request and response (secrets redacted, no headers) to this "
+    "JSON-lines file.",
+)
+def emulator_serve(
+    host: str,
+    port: int,
+    db_path: Path,
+    account_plan: str,
+    token: str | None,
+    rate_limit: str,
+    latency_ms: float,
+    error_rate: float,
+    drop_rate: float,
+    throttle_rate: float,
+    seed: int | None,
+    request_log: Path | None,
+) -> int:
+    """Serve the emulator over HTTP until interrupted (Ctrl-C)."""
+    from turnstile_sync.emulator import ENTERPRISE, FREE, EmulatorOptions, Faults, RateLimit, serve
+
+    options = EmulatorOptions(
+        account_plan=ENTERPRISE if account_plan == "enterprise" else FREE,
+        require_auth=True,
+        token=token,
+        rate_limit=RateLimit.parse(rate_limit),
+        faults=Faults(latency_ms, error_rate, drop_rate, throttle_rate, seed),
+        request_log=request_log,
+    )
+    base = f"http://{host}:{port}/client/v4"
+    click.echo(
+        f"Serving Cloudflare's Turnstile widget API at {base} (state: {db_path}).\n"
+        f"Point a client at it with CLOUDFLARE_BASE_URL={base}. "
+        f"Stats: http://{host}:{port}/__emulator/stats. Stop with Ctrl-C.",
+        err=True,
+    )
+    serve(host, port, db_path, options)
+    return EXIT_OK

@@ -1,0 +1,299 @@
+"""validate, plan and apply: from a spec (or a reviewed plan file) to a changed account."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from turnstile_sync.cli.base import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    choose_target,
+    cli,
+    confirmed,
+    connection_options,
+    describe_target,
+    force_option,
+    load_spec,
+    open_client,
+    render_plan,
+    secret_handler,
+    secrets_out_option,
+    spec_argument,
+    warn,
+)
+
+if TYPE_CHECKING:
+    from turnstile_sync.actions import Action, Plan
+    from turnstile_sync.applier import ApplyReport
+    from turnstile_sync.client import TurnstileClient
+    from turnstile_sync.connection import Target
+    from turnstile_sync.models import WidgetDetail
+    from turnstile_sync.planfile import ReviewedPlan
+    from turnstile_sync.secrets_sink import SecretsSink
+    from turnstile_sync.spec import LoadedSpec
+
+
+@cli.command()
+@spec_argument
+def validate(spec_path: str) -> int:
+    """Check SPEC offline. Nothing is sent anywhere."""
+    loaded = load_spec(spec_path)
+    count = len(loaded.spec.widgets)
+    click.echo(f"{loaded.source}: valid ({count} widget{'s' if count != 1 else ''}).")
+    return EXIT_OK
+
+
+def _account(account_id: str | None, loaded: LoadedSpec) -> str:
+    from turnstile_sync.connection import resolve_account_id
+
+    return resolve_account_id(account_id, loaded.spec.account_id, warn=warn)
+
+
+async def _plan(client: TurnstileClient, loaded: LoadedSpec, target: Target, force: bool) -> Plan:
+    from turnstile_sync.planner import plan
+
+    live = await client.list_widgets()
+    result = plan(loaded.spec, live, account_id=client.account_id, force=force)
+    header = (
+        f"{loaded.source}: {len(loaded.spec.widgets)} widget(s) in the spec; "
+        + describe_target(client.account_id, target, len(live))
+    )
+    render_plan(result, header)
+    return result
+
+
+@cli.command("plan")
+@spec_argument
+@connection_options
+@force_option
+@click.option(
+    "--out",
+    "plan_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the plan to this file, for `apply --plan` after review.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes, 0 when there are none (1 is always an error).",
+)
+def plan_command(
+    spec_path: str,
+    account_id: str | None,
+    emulator: bool,
+    emulator_db: Path,
+    force: bool,
+    plan_out: Path | None,
+    detailed_exitcode: bool,
+) -> int:
+    """Show what apply would change to make the account match SPEC. Changes nothing."""
+    loaded = load_spec(spec_path)
+    account = _account(account_id, loaded)
+    target = choose_target(emulator, emulator_db)
+
+    async def run() -> Plan:
+        async with open_client(account, target) as client:
+            return await _plan(client, loaded, target, force)
+
+    plan = asyncio.run(run())
+    if plan_out is not None:
+        from turnstile_sync import planfile
+
+        document = planfile.dump(
+            plan,
+            target=target.identity,
+            spec_path=loaded.source,
+            spec_sha256=planfile.spec_digest(spec_path),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        planfile.write(plan_out, document)
+        click.echo(
+            f"Plan written to {plan_out}. Apply exactly it with: "
+            f"turnstile-sync apply --plan {plan_out}",
+            err=True,
+        )
+    return EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK
+
+
+@cli.command("apply")
+@spec_argument
+@connection_options
+@force_option
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Apply exactly this reviewed plan (from `plan --out`), without asking again; refused "
+    "if any widget it touches changed since.",
+)
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@secrets_out_option()
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="How many API requests may be in flight at once.",
+)
+@click.pass_context
+def apply_command(
+    ctx: click.Context,
+    spec_path: str,
+    account_id: str | None,
+    emulator: bool,
+    emulator_db: Path,
+    force: bool,
+    plan_file: Path | None,
+    auto_approve: bool,
+    secrets_out: Path | None,
+    parallelism: int,
+) -> int:
+    """Plan, show the plan, ask for 'yes', then change the account to match SPEC."""
+    from turnstile_sync.secrets_sink import SecretsSink
+
+    sink = SecretsSink(secrets_out) if secrets_out is not None else None
+    target = choose_target(emulator, emulator_db)
+    if plan_file is not None:
+        spec_given = ctx.get_parameter_source("spec_path") is click.core.ParameterSource.COMMANDLINE
+        reviewed = _load_reviewed(plan_file, account_id, target, spec_path if spec_given else None)
+
+        async def run_reviewed() -> ApplyReport | None:
+            async with open_client(reviewed.plan.account_id, target) as client:
+                plan = await _check_reviewed(client, reviewed, plan_file, target)
+                if not plan.has_changes:
+                    return None
+                _warn_if_secrets_unsaved(plan, sink)
+                return await _apply(client, plan, sink, parallelism)
+
+        return _finish(asyncio.run(run_reviewed()), sink)
+
+    loaded = load_spec(spec_path)
+    account = _account(account_id, loaded)
+
+    async def run() -> ApplyReport | None:
+        async with open_client(account, target) as client:
+            plan = await _plan(client, loaded, target, force)
+            if not plan.has_changes:
+                return None
+            _warn_if_secrets_unsaved(plan, sink)
+            if not auto_approve and not confirmed("Apply these changes?", refusing_to="apply"):
+                raise click.exceptions.Exit(_cancelled())
+            return await _apply(client, plan, sink, parallelism)
+
+    return _finish(asyncio.run(run()), sink)
+
+
+def _cancelled() -> int:
+    click.echo("Apply cancelled. Nothing was changed.", err=True)
+    return EXIT_ERROR
+
+
+def _load_reviewed(
+    plan_file: Path, account_id: str | None, target: Target, spec_path: str | None
+) -> ReviewedPlan:
+    from turnstile_sync import planfile
+    from turnstile_sync.planfile import PlanFileError
+
+    reviewed = planfile.load(plan_file)
+    account = reviewed.plan.account_id
+    if account_id and account_id != account:
+        raise PlanFileError(f"{plan_file} is a plan for account {account}, not {account_id}")
+    if reviewed.target != target.identity:
+        raise PlanFileError(
+            f"{plan_file} was planned against {reviewed.target}, not {target.identity}; make "
+            "the plan against the target you apply to"
+        )
+    if spec_path is not None and planfile.spec_digest(spec_path) != reviewed.spec_sha256:
+        raise PlanFileError(
+            f"{spec_path} changed since {plan_file} was made from it; plan again and review"
+        )
+    return reviewed
+
+
+async def _check_reviewed(
+    client: TurnstileClient, reviewed: ReviewedPlan, plan_file: Path, target: Target
+) -> Plan:
+    from turnstile_sync import planfile
+    from turnstile_sync.planfile import PlanFileError
+
+    live = await client.list_widgets()
+    stale = planfile.stale_actions(reviewed, live)
+    if stale:
+        listing = "\n".join(f"  - {problem}" for problem in stale)
+        raise PlanFileError(
+            f"{plan_file} is stale: {len(stale)} widget(s) changed since it was made:\n"
+            f"{listing}\nNothing was changed. Make a new plan and review it."
+        )
+    render_plan(
+        reviewed.plan,
+        f"{plan_file}: reviewed plan; " + describe_target(client.account_id, target, len(live)),
+    )
+    return reviewed.plan
+
+
+def _warn_if_secrets_unsaved(plan: Plan, sink: SecretsSink | None) -> None:
+    from turnstile_sync.actions import ActionKind
+
+    creates = plan.count(ActionKind.CREATE) + plan.count(ActionKind.REPLACE)
+    if creates and sink is None:
+        warn(
+            f"{creates} new widget(s) will get secrets that are not saved anywhere: pass "
+            "--secrets-out FILE to keep them (they can be fetched later with "
+            "`turnstile-sync get-secret NAME --secrets-out FILE`)."
+        )
+
+
+async def _apply(
+    client: TurnstileClient, plan: Plan, sink: SecretsSink | None, parallelism: int
+) -> ApplyReport:
+    """Run the plan. The first Ctrl-C stops new actions and lets in-flight ones finish."""
+    from turnstile_sync.applier import apply
+    from turnstile_sync.render.text import make_console, progress_printer
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def interrupted() -> None:
+        stop.set()
+        loop.remove_signal_handler(signal.SIGINT)
+        click.echo(
+            "\nInterrupted: no new action will start; waiting for the ones in flight "
+            "(Ctrl-C again to abandon them).",
+            err=True,
+        )
+
+    store_secret = secret_handler(sink)
+
+    def on_secret(action: Action, widget: WidgetDetail) -> None:
+        store_secret(action.name, widget.sitekey, widget.secret)
+
+    loop.add_signal_handler(signal.SIGINT, interrupted)
+    try:
+        return await apply(
+            plan,
+            client,
+            parallelism=parallelism,
+            on_result=progress_printer(len(plan.actions), make_console(stderr=True)),
+            on_secret=on_secret,
+            stop=stop,
+        )
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+def _finish(report: ApplyReport | None, sink: SecretsSink | None) -> int:
+    from turnstile_sync.render.text import make_console, render_report
+
+    if report is None:
+        return EXIT_OK
+    console = make_console()
+    console.print()
+    render_report(report, console, secrets_path=sink.path if sink and sink.written else None)
+    return EXIT_OK if report.ok else EXIT_ERROR
