@@ -65,9 +65,11 @@ class PlanError(TurnstileSyncError):
 class GuardError(TurnstileSyncError):
     """The plan is refused by a safety rule: protection, or a guard that --force overrides."""
 
-    def __init__(self, refusals: list[str], *, forcible: bool) -> None:
+    def __init__(self, refusals: list[str], *, forcible: bool, plan: object = None) -> None:
         self.refusals = refusals
         self.forcible = forcible
+        self.plan = plan
+        """The refused plan, so it can still be shown for review."""
         body = "\n".join(f"  - {refusal}" for refusal in refusals)
         super().__init__(f"the plan is refused:\n{body}")
 

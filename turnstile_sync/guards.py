@@ -24,12 +24,12 @@ def enforce_guards(
     """Raise GuardError listing every refusal; protection first, as --force cannot lift it."""
     protected = protection_refusals(plan, spec)
     if protected:
-        raise GuardError(protected, forcible=False)
+        raise GuardError(protected, forcible=False, plan=plan)
     if force:
         return
     refusals = mistake_refusals(plan, spec, considered)
     if refusals:
-        raise GuardError(refusals, forcible=True)
+        raise GuardError(refusals, forcible=True, plan=plan)
 
 
 def protection_rule(action: Action, spec: Spec) -> str | None:

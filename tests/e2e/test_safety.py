@@ -422,3 +422,12 @@ def test_rotate_secret_of_an_ambiguous_name(write_spec, target):
         f"2 widgets are named 'twin' ({', '.join(sorted([one['sitekey'], two['sitekey']]))}); "
         "pass the sitekey" in result.stderr
     )
+
+
+def test_a_refused_plan_is_still_shown_for_review(write_spec, target):
+    for name in ("keep", "x", "y", "z"):
+        seed(target.db, name=name)
+    result = target.run(["plan", str(write_spec(spec_text(entry("keep"), prune=True)))])
+    assert result.exit_code == 1
+    assert "  - delete 'x'" in result.stdout
+    assert "Plan: 0 to create, 0 to update, 0 to replace, 3 to delete." in result.stdout

@@ -57,14 +57,21 @@ def _account(account_id: str | None, loaded: LoadedSpec) -> str:
 
 
 async def _plan(client: TurnstileClient, loaded: LoadedSpec, target: Target, force: bool) -> Plan:
+    from turnstile_sync.actions import Plan
+    from turnstile_sync.errors import GuardError
     from turnstile_sync.planner import plan
 
     live = await client.list_widgets()
-    result = plan(loaded.spec, live, account_id=client.account_id, force=force)
     header = (
         f"{loaded.source}: {len(loaded.spec.widgets)} widget(s) in the spec; "
         + describe_target(client.account_id, target, len(live))
     )
+    try:
+        result = plan(loaded.spec, live, account_id=client.account_id, force=force)
+    except GuardError as refused:
+        if isinstance(refused.plan, Plan):
+            render_plan(refused.plan, header)  # what was refused, for the reviewer
+        raise
     render_plan(result, header)
     return result
 
@@ -114,9 +121,10 @@ def plan_command(
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         planfile.write(plan_out, document)
+        flags = f" --emulator --emulator-db {emulator_db}" if emulator else ""
         click.echo(
             f"Plan written to {plan_out}. Apply exactly it with: "
-            f"turnstile-sync apply --plan {plan_out}",
+            f"turnstile-sync apply --plan {plan_out}{flags}",
             err=True,
         )
     return EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK
