@@ -26,7 +26,7 @@ dev: $(VENV)/.installed-dev
 
 demo: install
 	$(BIN)/turnstile-sync plan $(SPEC) --emulator
-	$(BIN)/turnstile-sync apply $(SPEC) --emulator --auto-approve
+	$(BIN)/turnstile-sync apply $(SPEC) --emulator --auto-approve --secrets-out .turnstile-sync/demo-secrets.json
 	$(BIN)/turnstile-sync plan $(SPEC) --emulator --detailed-exitcode
 
 lint: dev
