@@ -1,66 +1,40 @@
-"""The only code that speaks HTTP: Cloudflare's v4 envelope, errors and pagination.
+"""The only code that speaks to Cloudflare's widget API: one method per operation.
 
 The transport is injectable, so the same client runs against Cloudflare, the emulator served
-over a socket, the emulator in-process (httpx's ASGI transport) or respx in tests. Credentials
-live in SecretStr and are turned into headers only when a request is built, so no repr, log line
-or exception can show them.
+over a socket, the emulator in-process (httpx's ASGI transport) or respx in tests.
+Credentials live in SecretStr and become headers only when a request is built.
+
+Writes whose outcome is unknown are never blindly repeated: a create is looked for (by name
+and content) before it is sent again, a rotation is checked against the secret it replaced,
+and a delete that answers 404 after an unknown first attempt counts as done.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import logging
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
-from turnstile_sync import __version__
-from turnstile_sync.errors import ApiError, ApiMessage, ApiUnreachableError, ConfigError
+from turnstile_sync.caller import AmbiguousWriteError, ApiCaller, Credentials, user_agent
+from turnstile_sync.errors import ApiError, ApiMessage
 from turnstile_sync.models import LiveWidget, WidgetBody, WidgetDetail
+from turnstile_sync.ratelimit import CLOUDFLARE_RATE_LIMIT, RateLimit, RequestBudget
+from turnstile_sync.retry import RetryPolicy, Timing
 
-DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
+__all__ = ["DEFAULT_BASE_URL", "LIST_PAGE_SIZE", "Credentials", "TurnstileClient"]
+
 _Widget = TypeVar("_Widget", bound=LiveWidget)
 
+DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 LIST_PAGE_SIZE = 1000
 """Cloudflare's maximum page size: one list request per thousand widgets."""
+LIST_ATTEMPTS = 3
+DEFAULT_PARALLELISM = 8
 
-
-@dataclass(frozen=True)
-class Credentials:
-    """An API token, or the legacy email + global API key pair."""
-
-    token: SecretStr | None = None
-    email: str | None = None
-    key: SecretStr | None = None
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Credentials:
-        """Read the same variables as Cloudflare's own SDK, or explain what is missing."""
-        env = os.environ if environ is None else environ
-        token = env.get("CLOUDFLARE_API_TOKEN", "").strip()
-        if token:
-            return cls(token=SecretStr(token))
-        email = env.get("CLOUDFLARE_EMAIL", "").strip()
-        key = env.get("CLOUDFLARE_API_KEY", "").strip()
-        if email and key:
-            return cls(email=email, key=SecretStr(key))
-        if email or key:
-            missing = "CLOUDFLARE_API_KEY" if email else "CLOUDFLARE_EMAIL"
-            raise ConfigError(f"{missing} is not set; the API key and email go together")
-        raise ConfigError(
-            "no Cloudflare credentials: set CLOUDFLARE_API_TOKEN (a token with the "
-            "'Turnstile Sites Write' permission), or use --emulator to try the spec locally"
-        )
-
-    def headers(self) -> dict[str, str]:
-        if self.token is not None:
-            return {"Authorization": f"Bearer {self.token.get_secret_value()}"}
-        if self.email is not None and self.key is not None:
-            return {"X-Auth-Email": self.email, "X-Auth-Key": self.key.get_secret_value()}
-        return {}
+log = logging.getLogger("turnstile_sync.api")
 
 
 class TurnstileClient:
@@ -74,15 +48,32 @@ class TurnstileClient:
         base_url: str = DEFAULT_BASE_URL,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        rate_limit: RateLimit | None = CLOUDFLARE_RATE_LIMIT,
+        parallelism: int = DEFAULT_PARALLELISM,
+        timing: Timing | None = None,
     ) -> None:
         self.account_id = account_id
-        self._credentials = credentials or Credentials()
         self._base_url = base_url.rstrip("/")
+        timing = timing or Timing()
         self._http = httpx.AsyncClient(
             base_url=self._base_url,
             transport=transport,
             timeout=timeout,
-            headers={"User-Agent": f"turnstile-sync/{__version__}"},
+            headers={"User-Agent": user_agent()},
+        )
+        budget = (
+            RequestBudget(rate_limit, clock=timing.clock, sleep=timing.sleep)
+            if rate_limit is not None
+            else None
+        )
+        self._caller = ApiCaller(
+            self._http,
+            credentials or Credentials(),
+            policy=retry or RetryPolicy(),
+            timing=timing,
+            budget=budget,
+            parallelism=parallelism,
         )
 
     def __repr__(self) -> str:
@@ -103,118 +94,174 @@ class TurnstileClient:
         await self._http.aclose()
 
     @property
+    def retries(self) -> int:
+        """How many requests were repeated after a retryable failure."""
+        return self._caller.retries
+
+    @property
+    def rate_limit_wait(self) -> float:
+        """Seconds spent waiting to stay under the rate limit."""
+        return self._caller.budget.waited if self._caller.budget is not None else 0.0
+
+    @property
     def _widgets_path(self) -> str:
         return f"accounts/{self.account_id}/challenges/widgets"
 
     async def list_widgets(self) -> list[LiveWidget]:
-        """Every widget of the account, fetched 1,000 per request."""
+        """Every widget of the account, 1,000 per request, consistent across pages.
+
+        If the account changes between two page requests (the total moves, or a widget shows
+        up twice), a page may have shifted under us: the whole listing is taken again rather
+        than planning from a list that drops or duplicates a widget.
+        """
+        for _ in range(LIST_ATTEMPTS):
+            widgets, consistent = await self._list_once()
+            if consistent:
+                return widgets
+            log.warning("the account changed while it was being listed; listing it again")
+        raise ApiError(
+            "list widgets",
+            200,
+            [ApiMessage(0, f"the account kept changing during {LIST_ATTEMPTS} listings")],
+        )
+
+    async def _list_once(self) -> tuple[list[LiveWidget], bool]:
         widgets: list[LiveWidget] = []
+        totals: set[float] = set()
         page = 1
         while True:
-            payload = await self._request(
+            payload = await self._caller.call(
                 "list widgets",
                 "GET",
                 self._widgets_path,
-                params={"page": page, "per_page": LIST_PAGE_SIZE},
+                params={"page": page, "per_page": LIST_PAGE_SIZE, "order": "created_on"},
             )
             items = payload.get("result") or []
             if not isinstance(items, list):
                 raise _unexpected("list widgets", "'result' is not a list")
             widgets += [_parse(LiveWidget, item, "list widgets") for item in items]
-            info = payload.get("result_info") or {}
+            info = payload.get("result_info")
             total = info.get("total_count") if isinstance(info, dict) else None
-            last_page = len(items) < LIST_PAGE_SIZE
             if isinstance(total, int | float):
-                last_page = last_page or len(widgets) >= total
-            if last_page:
-                return widgets
+                totals.add(total)
+            if len(items) < LIST_PAGE_SIZE or (totals and len(widgets) >= max(totals)):
+                break
             page += 1
+        unique = len({widget.sitekey for widget in widgets}) == len(widgets)
+        settled = len(totals) <= 1 and (not totals or len(widgets) == next(iter(totals)))
+        return widgets, unique and (page == 1 or settled)
 
     async def get_widget(self, sitekey: str) -> WidgetDetail:
-        payload = await self._request("get widget", "GET", f"{self._widgets_path}/{sitekey}")
+        payload = await self._caller.call("get widget", "GET", f"{self._widgets_path}/{sitekey}")
         return _parse(WidgetDetail, payload.get("result"), "get widget")
 
-    async def create_widget(self, body: WidgetBody) -> WidgetDetail:
-        payload = await self._request(
-            "create widget", "POST", self._widgets_path, json=body.to_json()
-        )
-        return _parse(WidgetDetail, payload.get("result"), "create widget")
+    async def create_widget(
+        self, body: WidgetBody, *, known_sitekeys: frozenset[str] = frozenset()
+    ) -> WidgetDetail:
+        """Create a widget, at most once.
+
+        ``known_sitekeys`` are widgets that existed before (for example the one a replacement
+        supersedes): after an unknown outcome, a widget with this name and content that is not
+        among them is the one this call created.
+        """
+        deadline = self._caller.deadline()
+        while True:
+            try:
+                payload = await self._caller.call(
+                    "create widget",
+                    "POST",
+                    self._widgets_path,
+                    json=body.to_json(),
+                    repeatable=False,
+                    deadline=deadline,
+                )
+            except AmbiguousWriteError as unknown:
+                log.warning(
+                    "create '%s': %s; checking whether it was created", body.name, unknown.cause
+                )
+                created = await self._find_created(body, known_sitekeys)
+                if created is not None:
+                    return created
+                continue
+            return _parse(WidgetDetail, payload.get("result"), "create widget")
+
+    async def _find_created(
+        self, body: WidgetBody, known_sitekeys: frozenset[str]
+    ) -> WidgetDetail | None:
+        wanted = body.to_json()
+        candidates = [
+            widget
+            for widget in await self.list_widgets()
+            if widget.sitekey not in known_sitekeys
+            and all(_same(getattr(widget, key), value) for key, value in wanted.items())
+        ]
+        if not candidates:
+            return None
+        newest = max(candidates, key=lambda widget: widget.created_on)
+        log.warning("create '%s' had happened: found %s", body.name, newest.sitekey)
+        return await self.get_widget(newest.sitekey)
 
     async def update_widget(self, sitekey: str, body: WidgetBody) -> WidgetDetail:
-        """Full-body PUT: Cloudflare has no PATCH, so every field is always sent."""
-        payload = await self._request(
+        """Full-body PUT: Cloudflare has no PATCH, so every field is always sent. Repeating a
+        full-body PUT is harmless, so it is retried like a read."""
+        payload = await self._caller.call(
             "update widget", "PUT", f"{self._widgets_path}/{sitekey}", json=body.to_json()
         )
         return _parse(WidgetDetail, payload.get("result"), "update widget")
 
-    async def delete_widget(self, sitekey: str) -> WidgetDetail:
-        payload = await self._request("delete widget", "DELETE", f"{self._widgets_path}/{sitekey}")
-        return _parse(WidgetDetail, payload.get("result"), "delete widget")
+    async def delete_widget(self, sitekey: str) -> WidgetDetail | None:
+        """Delete a widget. None means it was confirmed gone after an unknown first attempt."""
+        deadline = self._caller.deadline()
+        uncertain = False
+        while True:
+            try:
+                payload = await self._caller.call(
+                    "delete widget",
+                    "DELETE",
+                    f"{self._widgets_path}/{sitekey}",
+                    repeatable=False,
+                    deadline=deadline,
+                )
+            except AmbiguousWriteError as unknown:
+                log.warning("delete %s: %s; trying again", sitekey, unknown.cause)
+                uncertain = True
+                continue
+            except ApiError as error:
+                if uncertain and error.status == 404:
+                    return None
+                raise
+            return _parse(WidgetDetail, payload.get("result"), "delete widget")
 
     async def rotate_secret(
         self, sitekey: str, *, invalidate_immediately: bool = False
     ) -> WidgetDetail:
-        payload = await self._request(
-            "rotate secret",
-            "POST",
-            f"{self._widgets_path}/{sitekey}/rotate_secret",
-            json={"invalidate_immediately": invalidate_immediately},
-        )
-        return _parse(WidgetDetail, payload.get("result"), "rotate secret")
-
-    async def _request(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        json: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        try:
-            response = await self._http.request(
-                method, path, params=params, json=json, headers=self._credentials.headers()
-            )
-        except httpx.TimeoutException:
-            raise ApiUnreachableError(
-                f"{operation}: no answer from {self._base_url} in time"
-            ) from None
-        except httpx.TransportError as error:
-            raise ApiUnreachableError(
-                f"{operation}: cannot reach {self._base_url}: {error or type(error).__name__}"
-            ) from None
-        return _unwrap(operation, response)
+        """Rotate once. The current secret is read first, so that after an unknown outcome a
+        changed secret proves the rotation happened and it is not repeated."""
+        before = (await self.get_widget(sitekey)).secret.get_secret_value()
+        deadline = self._caller.deadline()
+        while True:
+            try:
+                payload = await self._caller.call(
+                    "rotate secret",
+                    "POST",
+                    f"{self._widgets_path}/{sitekey}/rotate_secret",
+                    json={"invalidate_immediately": invalidate_immediately},
+                    repeatable=False,
+                    deadline=deadline,
+                )
+            except AmbiguousWriteError as unknown:
+                log.warning("rotate %s: %s; checking whether it happened", sitekey, unknown.cause)
+                current = await self.get_widget(sitekey)
+                if current.secret.get_secret_value() != before:
+                    return current
+                continue
+            return _parse(WidgetDetail, payload.get("result"), "rotate secret")
 
 
-def _unwrap(operation: str, response: httpx.Response) -> dict[str, Any]:
-    """Cloudflare's envelope: errors come from the HTTP status *and* ``success: false``."""
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict):
-        kind = response.headers.get("content-type", "no content type")
-        raise ApiError(
-            operation,
-            response.status_code,
-            [ApiMessage(0, f"the API answered with something other than JSON ({kind})")],
-        )
-    if response.status_code >= 400 or payload.get("success") is not True:
-        raise ApiError(operation, response.status_code, _messages(payload.get("errors")))
-    return payload
-
-
-def _messages(raw: Any) -> list[ApiMessage]:
-    if not isinstance(raw, list):
-        return []
-    messages = []
-    for item in raw:
-        if isinstance(item, dict):
-            code = item.get("code")
-            messages.append(
-                ApiMessage(code if isinstance(code, int) else 0, str(item.get("message", "")))
-            )
-    return messages
+def _same(live_value: Any, wanted: Any) -> bool:
+    if isinstance(wanted, list):
+        return sorted(str(item).lower() for item in wanted) == list(live_value)
+    return bool(live_value == wanted)
 
 
 def _parse(model: type[_Widget], data: Any, operation: str) -> _Widget:

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from turnstile_sync.client import DEFAULT_BASE_URL, Credentials, TurnstileClient
+from turnstile_sync.client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_PARALLELISM,
+    Credentials,
+    TurnstileClient,
+)
 from turnstile_sync.defaults import DEFAULT_EMULATOR_DB
 from turnstile_sync.errors import ConfigError
 from turnstile_sync.models import ACCOUNT_ID_PATTERN
+from turnstile_sync.ratelimit import CLOUDFLARE_RATE_LIMIT, RateLimit
+from turnstile_sync.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -26,14 +33,29 @@ class Target:
     emulator: bool = False
     emulator_db: Path = DEFAULT_EMULATOR_DB
     base_url: str = DEFAULT_BASE_URL
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    rate_limit: RateLimit | None = CLOUDFLARE_RATE_LIMIT
+    parallelism: int = DEFAULT_PARALLELISM
 
     @classmethod
     def choose(
-        cls, *, emulator: bool, emulator_db: Path, environ: Mapping[str, str] | None = None
+        cls,
+        *,
+        emulator: bool,
+        emulator_db: Path,
+        retry: RetryPolicy | None = None,
+        rate_limit: RateLimit | None = CLOUDFLARE_RATE_LIMIT,
+        environ: Mapping[str, str] | None = None,
     ) -> Target:
         env = os.environ if environ is None else environ
         base_url = env.get("CLOUDFLARE_BASE_URL", "").strip() or DEFAULT_BASE_URL
-        return cls(emulator=emulator, emulator_db=emulator_db, base_url=base_url.rstrip("/"))
+        return cls(
+            emulator=emulator,
+            emulator_db=emulator_db,
+            base_url=base_url.rstrip("/"),
+            retry=retry or RetryPolicy(),
+            rate_limit=rate_limit,
+        )
 
     @property
     def identity(self) -> str:
@@ -54,6 +76,8 @@ def resolve_account_id(
     from_env = env.get("CLOUDFLARE_ACCOUNT_ID", "").strip() or None
     if flag:
         account_id, origin = flag.strip(), "--account-id"
+        if spec_account_id and spec_account_id != account_id and warn is not None:
+            warn(f"--account-id {account_id} overrides the spec's account_id ({spec_account_id}).")
     elif spec_account_id:
         account_id, origin = spec_account_id, "the spec's account_id"
         if from_env and from_env != spec_account_id and warn is not None:
@@ -86,6 +110,16 @@ def open_client(
             account_id,
             base_url=IN_PROCESS_BASE_URL,
             transport=emulator_transport(target.emulator_db),
+            retry=target.retry,
+            rate_limit=target.rate_limit,
+            parallelism=target.parallelism,
         )
     credentials = Credentials.from_env(os.environ if environ is None else environ)
-    return TurnstileClient(account_id, credentials, base_url=target.base_url)
+    return TurnstileClient(
+        account_id,
+        credentials,
+        base_url=target.base_url,
+        retry=target.retry,
+        rate_limit=target.rate_limit,
+        parallelism=target.parallelism,
+    )

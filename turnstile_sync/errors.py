@@ -99,3 +99,16 @@ class ApiError(TurnstileSyncError):
 
 class ApiUnreachableError(TurnstileSyncError):
     """No HTTP answer at all: DNS, refused connection, timeout, TLS."""
+
+
+class RetriesExhaustedError(TurnstileSyncError):
+    """A retryable failure persisted past the retry budget."""
+
+    def __init__(self, operation: str, attempts: int, budget: float, last: Exception) -> None:
+        self.operation = operation
+        self.attempts = attempts
+        self.last = last
+        super().__init__(
+            f"{operation}: gave up after {attempts} attempt(s) within the retry budget of "
+            f"{budget:g} s (--max-retry-time); last error: {last}"
+        )

@@ -182,9 +182,10 @@ def test_unreachable_api_is_one_clear_error(write_spec):
     base_url = f"http://127.0.0.1:{free_port()}/client/v4"
     token = "secret-token-value-42"
     env = {"CLOUDFLARE_API_TOKEN": token, "CLOUDFLARE_BASE_URL": base_url}
-    result = run_cli(["plan", str(write_spec(SPEC))], env=env)
+    result = run_cli(["plan", str(write_spec(SPEC)), "--max-retry-time", "0.3"], env=env)
     assert result.exit_code == 1
     assert f"cannot reach {base_url}" in result.stderr
+    assert "gave up after" in result.stderr and "--max-retry-time" in result.stderr
     assert token not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
 

@@ -7,15 +7,22 @@ error, including usage errors (click's own default for those would be 2).
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from turnstile_sync import __version__
-from turnstile_sync.defaults import DEFAULT_EMULATOR_DB, DEFAULT_SPEC
+from turnstile_sync.defaults import (
+    CLOUDFLARE_RATE_LIMIT,
+    DEFAULT_EMULATOR_DB,
+    DEFAULT_MAX_RETRY_TIME,
+    DEFAULT_SPEC,
+)
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -35,8 +42,22 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="turnstile-sync")
-def cli() -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Log every API request (method, path, status, duration) to stderr; never credentials.",
+)
+def cli(verbose: bool) -> None:
     """Manage Cloudflare Turnstile widgets as code: validate, plan and apply a YAML spec."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logger = logging.getLogger("turnstile_sync")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
 
 
 def spec_argument(function: _F) -> _F:
@@ -45,29 +66,76 @@ def spec_argument(function: _F) -> _F:
     )(function)
 
 
-def connection_options(function: _F) -> _F:
-    options = [
-        click.option(
-            "--account-id",
-            help="Cloudflare account id; overrides the spec's account_id and "
-            "CLOUDFLARE_ACCOUNT_ID.",
-        ),
-        click.option(
-            "--emulator",
-            is_flag=True,
-            help="Run against the embedded emulator (in-process, no network, no token).",
-        ),
-        click.option(
-            "--emulator-db",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=DEFAULT_EMULATOR_DB,
-            show_default=True,
-            help="State file of the embedded emulator.",
-        ),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+@dataclass(frozen=True)
+class Connection:
+    """The options every command that reaches an account shares, gathered in one value."""
+
+    account_id: str | None
+    target: Target
+
+
+def connection_options(*, account_help: str) -> Callable[[Callable[..., Any]], click.Command]:
+    """Adds --account-id, --emulator, --emulator-db, --max-retry-time and --rate-limit, and
+    hands the command one ``connection`` argument instead of five."""
+
+    def decorate(function: Callable[..., Any]) -> Any:
+        @functools.wraps(function)
+        def command(
+            *args: Any,
+            account_id: str | None,
+            emulator: bool,
+            emulator_db: Path,
+            max_retry_time: float,
+            rate_limit: str,
+            **kwargs: Any,
+        ) -> Any:
+            from turnstile_sync.connection import Target
+            from turnstile_sync.ratelimit import RateLimit
+            from turnstile_sync.retry import RetryPolicy
+
+            target = Target.choose(
+                emulator=emulator,
+                emulator_db=emulator_db,
+                retry=RetryPolicy(max_retry_time=max_retry_time),
+                rate_limit=RateLimit.parse(rate_limit),
+            )
+            return function(*args, connection=Connection(account_id, target), **kwargs)
+
+        options = [
+            click.option("--account-id", help=account_help),
+            click.option(
+                "--emulator",
+                is_flag=True,
+                help="Run against the embedded emulator (in-process, no network, no token).",
+            ),
+            click.option(
+                "--emulator-db",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=DEFAULT_EMULATOR_DB,
+                show_default=True,
+                help="State file of the embedded emulator.",
+            ),
+            click.option(
+                "--max-retry-time",
+                type=click.FloatRange(min=0),
+                default=DEFAULT_MAX_RETRY_TIME,
+                show_default=True,
+                help="Seconds one API operation may spend retrying 429s, 5xx, timeouts and "
+                "connection errors before the error is reported.",
+            ),
+            click.option(
+                "--rate-limit",
+                default=str(CLOUDFLARE_RATE_LIMIT),
+                show_default=True,
+                help="Client-side request budget, N/SECONDS (Cloudflare's is 1200/300 per "
+                "user, shared with every other tool), or 'off'.",
+            ),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 def force_option(function: _F) -> _F:
@@ -97,12 +165,6 @@ def load_spec(spec_path: str) -> LoadedSpec:
     from turnstile_sync.spec import load_spec as load
 
     return load(spec_path)
-
-
-def choose_target(emulator: bool, emulator_db: Path) -> Target:
-    from turnstile_sync.connection import Target
-
-    return Target.choose(emulator=emulator, emulator_db=emulator_db)
 
 
 def open_client(account_id: str, target: Target) -> TurnstileClient:

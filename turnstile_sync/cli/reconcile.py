@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from turnstile_sync.cli.base import (
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
-    choose_target,
+    Connection,
     cli,
     confirmed,
     connection_options,
@@ -76,9 +77,12 @@ async def _plan(client: TurnstileClient, loaded: LoadedSpec, target: Target, for
     return result
 
 
+ACCOUNT_HELP = "Cloudflare account id; overrides the spec's account_id and CLOUDFLARE_ACCOUNT_ID."
+
+
 @cli.command("plan")
 @spec_argument
-@connection_options
+@connection_options(account_help=ACCOUNT_HELP)
 @force_option
 @click.option(
     "--out",
@@ -93,17 +97,15 @@ async def _plan(client: TurnstileClient, loaded: LoadedSpec, target: Target, for
 )
 def plan_command(
     spec_path: str,
-    account_id: str | None,
-    emulator: bool,
-    emulator_db: Path,
+    connection: Connection,
     force: bool,
     plan_out: Path | None,
     detailed_exitcode: bool,
 ) -> int:
     """Show what apply would change to make the account match SPEC. Changes nothing."""
     loaded = load_spec(spec_path)
-    account = _account(account_id, loaded)
-    target = choose_target(emulator, emulator_db)
+    account = _account(connection.account_id, loaded)
+    target = connection.target
 
     async def run() -> Plan:
         async with open_client(account, target) as client:
@@ -121,7 +123,7 @@ def plan_command(
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         planfile.write(plan_out, document)
-        flags = f" --emulator --emulator-db {emulator_db}" if emulator else ""
+        flags = f" --emulator --emulator-db {target.emulator_db}" if target.emulator else ""
         click.echo(
             f"Plan written to {plan_out}. Apply exactly it with: "
             f"turnstile-sync apply --plan {plan_out}{flags}",
@@ -132,7 +134,7 @@ def plan_command(
 
 @cli.command("apply")
 @spec_argument
-@connection_options
+@connection_options(account_help=ACCOUNT_HELP)
 @force_option
 @click.option(
     "--plan",
@@ -154,9 +156,7 @@ def plan_command(
 def apply_command(
     ctx: click.Context,
     spec_path: str,
-    account_id: str | None,
-    emulator: bool,
-    emulator_db: Path,
+    connection: Connection,
     force: bool,
     plan_file: Path | None,
     auto_approve: bool,
@@ -167,7 +167,8 @@ def apply_command(
     from turnstile_sync.secrets_sink import SecretsSink
 
     sink = SecretsSink(secrets_out) if secrets_out is not None else None
-    target = choose_target(emulator, emulator_db)
+    target = dataclasses.replace(connection.target, parallelism=parallelism)
+    account_id = connection.account_id
     if plan_file is not None:
         spec_given = ctx.get_parameter_source("spec_path") is click.core.ParameterSource.COMMANDLINE
         reviewed = _load_reviewed(plan_file, account_id, target, spec_path if spec_given else None)

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from turnstile_sync.cli.base import (
     EXIT_OK,
-    choose_target,
+    Connection,
     cli,
     confirmed,
+    connection_options,
     open_client,
     secret_handler,
     secrets_out_option,
     warn,
 )
-from turnstile_sync.defaults import DEFAULT_EMULATOR_DB
 
 if TYPE_CHECKING:
     from turnstile_sync.connection import Target
@@ -35,29 +36,17 @@ IMMEDIATE_EXPLANATION = (
 )
 
 
-def _widget_options(function: click.decorators.FC) -> click.decorators.FC:
-    options = [
-        click.argument("name"),
-        click.option(
-            "--account-id", help="Cloudflare account id (else CLOUDFLARE_ACCOUNT_ID or --spec)."
-        ),
-        click.option(
-            "--spec",
-            "spec_path",
-            type=click.Path(dir_okay=False),
-            help="Take the account id from this spec's account_id.",
-        ),
-        click.option("--emulator", is_flag=True, help="Use the embedded emulator."),
-        click.option(
-            "--emulator-db",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=DEFAULT_EMULATOR_DB,
-            show_default=True,
-        ),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+def _widget_options(function: Callable[..., Any]) -> click.Command:
+    command = connection_options(
+        account_help="Cloudflare account id (else CLOUDFLARE_ACCOUNT_ID, or --spec's account_id)."
+    )(function)
+    command = click.option(
+        "--spec",
+        "spec_path",
+        type=click.Path(dir_okay=False),
+        help="Take the account id from this spec's account_id.",
+    )(command)
+    return click.argument("name")(command)
 
 
 def _account(account_id: str | None, spec_path: str | None) -> str:
@@ -86,10 +75,8 @@ async def _find(target: Target, account: str, name: str) -> LiveWidget:
 @secrets_out_option()
 def rotate_secret(
     name: str,
-    account_id: str | None,
     spec_path: str | None,
-    emulator: bool,
-    emulator_db: Path,
+    connection: Connection,
     invalidate_immediately: bool,
     auto_approve: bool,
     secrets_out: Path | None,
@@ -98,8 +85,8 @@ def rotate_secret(
     from turnstile_sync.secrets_sink import SecretsSink
 
     sink = SecretsSink(secrets_out) if secrets_out is not None else None
-    account = _account(account_id, spec_path)
-    target = choose_target(emulator, emulator_db)
+    account = _account(connection.account_id, spec_path)
+    target = connection.target
     widget = asyncio.run(_find(target, account, name))
     click.echo(
         f"Rotating the secret of '{widget.name}' ({widget.sitekey}) in account {account}.\n"
@@ -132,18 +119,16 @@ def rotate_secret(
 @secrets_out_option(required=True)
 def get_secret(
     name: str,
-    account_id: str | None,
     spec_path: str | None,
-    emulator: bool,
-    emulator_db: Path,
+    connection: Connection,
     secrets_out: Path,
 ) -> int:
     """Write the current secret of the widget NAME (a name or a sitekey) to --secrets-out."""
     from turnstile_sync.secrets_sink import SecretsSink
 
     sink = SecretsSink(secrets_out)
-    account = _account(account_id, spec_path)
-    target = choose_target(emulator, emulator_db)
+    account = _account(connection.account_id, spec_path)
+    target = connection.target
 
     async def fetch() -> str:
         widget = await _find(target, account, name)

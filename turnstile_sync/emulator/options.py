@@ -6,39 +6,14 @@ user rehearses on the command line is the same one a test injects in-process.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from turnstile_sync.emulator.backend import FREE, AccountPlan
 from turnstile_sync.errors import ConfigError
+from turnstile_sync.ratelimit import CLOUDFLARE_RATE_LIMIT, RateLimit
 
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*$")
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """At most ``requests`` per sliding window of ``seconds``, per credential."""
-
-    requests: int
-    seconds: float
-
-    @classmethod
-    def parse(cls, text: str) -> RateLimit | None:
-        """``1200/300``; ``off`` or ``0`` disables the limit."""
-        if text.strip().lower() in {"off", "none", "0"}:
-            return None
-        match = _RATE.match(text)
-        if not match or int(match.group(1)) < 1 or float(match.group(2)) <= 0:
-            raise ConfigError(f"rate limit {text!r} is not N/SECONDS (e.g. 1200/300) or 'off'")
-        return cls(int(match.group(1)), float(match.group(2)))
-
-    def __str__(self) -> str:
-        return f"{self.requests}/{self.seconds:g}"
-
-
-CLOUDFLARE_RATE_LIMIT = RateLimit(1200, 300)
-"""Cloudflare's global API limit: 1,200 requests per five minutes per user."""
+__all__ = ["CLOUDFLARE_RATE_LIMIT", "EmulatorOptions", "Faults", "RateLimit"]
 
 
 @dataclass(frozen=True)

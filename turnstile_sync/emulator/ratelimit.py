@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from turnstile_sync.emulator.options import RateLimit
+from turnstile_sync.ratelimit import RateLimit
 
 
 @dataclass(frozen=True)
