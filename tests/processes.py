@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,7 +38,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run_in_terminal(
-    args: list[str], answer: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 30
+    args: list[str],
+    answer: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+    before_answer: Callable[[], None] | None = None,
 ) -> tuple[int, str]:
     """Run the CLI on a pseudo-terminal (stdin, stdout, stderr); type ``answer`` at the prompt."""
     controller, terminal = pty.openpty()
@@ -67,6 +72,8 @@ def run_in_terminal(
                     break
                 output += chunk
             if not answered and b"Only 'yes' will be accepted" in output:
+                if before_answer is not None:
+                    before_answer()
                 os.write(controller, answer.encode() + b"\n")
                 answered = True
             if process.poll() is not None and not ready:

@@ -64,6 +64,9 @@ class Plan:
     unmanaged: tuple[LiveWidget, ...] = ()
     ignored: tuple[LiveWidget, ...] = ()
     unchanged: tuple[str, ...] = field(default=())
+    observed: tuple[LiveWidget, ...] = field(default=(), repr=False)
+    """Every live widget (ignored ones too) the plan was made against. Apply uses it to tell a
+    widget it created apart from one that already existed."""
 
     @property
     def has_changes(self) -> bool:

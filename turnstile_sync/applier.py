@@ -19,6 +19,10 @@ from turnstile_sync.errors import TurnstileSyncError
 from turnstile_sync.models import WidgetDetail
 
 DEFAULT_PARALLELISM = 8
+DELETES_HELD_BACK = (
+    "held back because a create or update failed: a delete may be the other half of a rename, "
+    "so none runs until every create and update has succeeded"
+)
 
 
 class Outcome(StrEnum):
@@ -68,21 +72,31 @@ async def apply(
     sink before anything else can go wrong. Once ``stop`` is set, no new action starts;
     those in flight finish, and the rest are reported as not attempted.
     """
-    run = _Run(client, asyncio.Semaphore(max(1, parallelism)), on_result, on_secret, stop)
+    run = _Run(
+        client,
+        asyncio.Semaphore(max(1, parallelism)),
+        on_result,
+        on_secret,
+        stop,
+        known_sitekeys=frozenset(widget.sitekey for widget in plan.observed),
+    )
     indexed = list(enumerate(plan.actions))
     await asyncio.gather(
         *(run.create_or_update(i, a) for i, a in indexed if a.kind is not ActionKind.DELETE)
     )
+    held_back = any(result.outcome is Outcome.FAILED for result in run.results.values())
     await asyncio.gather(
         *(
             run.delete(i, a)
             for i, a in indexed
-            if a.kind is ActionKind.DELETE or (a.kind is ActionKind.REPLACE and i in run.created)
+            if (a.kind is ActionKind.DELETE and not held_back)
+            or (a.kind is ActionKind.REPLACE and i in run.created)
         )
     )
     for index, action in indexed:
         if index not in run.results:
-            run.record(index, ActionResult(action, Outcome.NOT_ATTEMPTED, action.sitekey))
+            reason = DELETES_HELD_BACK if held_back and action.kind is ActionKind.DELETE else None
+            run.record(index, ActionResult(action, Outcome.NOT_ATTEMPTED, action.sitekey, reason))
     return ApplyReport(tuple(run.results[index] for index, _ in indexed))
 
 
@@ -95,6 +109,7 @@ class _Run:
     on_result: ResultCallback | None
     on_secret: SecretCallback | None
     stop: asyncio.Event | None
+    known_sitekeys: frozenset[str] = frozenset()
     results: dict[int, ActionResult] = field(default_factory=dict)
     created: dict[int, str] = field(default_factory=dict)
 
@@ -117,15 +132,28 @@ class _Run:
                     assert action.sitekey is not None
                     widget = await self.client.update_widget(action.sitekey, action.body)
                 else:
-                    widget = await self.client.create_widget(action.body)
-            except TurnstileSyncError as error:
-                self.record(index, ActionResult(action, Outcome.FAILED, action.sitekey, str(error)))
+                    widget = await self.client.create_widget(
+                        action.body, known_sitekeys=self.known_sitekeys
+                    )
+            except Exception as error:  # every failure belongs in the report
+                self.record(
+                    index, ActionResult(action, Outcome.FAILED, action.sitekey, _text(error))
+                )
                 return
         if action.kind is ActionKind.UPDATE:
             self.record(index, ActionResult(action, Outcome.DONE, widget.sitekey))
             return
         if self.on_secret is not None:
-            self.on_secret(action, widget)
+            try:
+                self.on_secret(action, widget)
+            except Exception as error:  # the widget exists; say so, do not crash
+                message = (
+                    f"the widget was created (sitekey {widget.sitekey}) but its secret could "
+                    f"not be saved: {_text(error)}. Fetch it with `turnstile-sync get-secret "
+                    f"{widget.sitekey} --secrets-out FILE`"
+                )
+                self.record(index, ActionResult(action, Outcome.FAILED, widget.sitekey, message))
+                return
         if action.kind is ActionKind.CREATE:
             self.record(index, ActionResult(action, Outcome.DONE, widget.sitekey))
         else:
@@ -144,15 +172,22 @@ class _Run:
                 return
             try:
                 await self.client.delete_widget(action.sitekey)
-            except TurnstileSyncError as error:
+            except Exception as error:  # every failure belongs in the report
                 if new is None:
-                    result = ActionResult(action, Outcome.FAILED, action.sitekey, str(error))
+                    result = ActionResult(action, Outcome.FAILED, action.sitekey, _text(error))
                 else:
-                    message = _half_replaced(action, new, str(error))
+                    message = _half_replaced(action, new, _text(error))
                     result = ActionResult(action, Outcome.FAILED, new, message)
                 self.record(index, result)
                 return
-        self.record(index, ActionResult(action, Outcome.DONE, new))
+        self.record(index, ActionResult(action, Outcome.DONE, new or action.sitekey))
+
+
+def _text(error: Exception) -> str:
+    """Our own errors speak for themselves; anything else is named, for the bug report."""
+    if isinstance(error, TurnstileSyncError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 def _half_replaced(action: Action, new: str, cause: str) -> str:

@@ -53,10 +53,13 @@ class Credentials:
         env = os.environ if environ is None else environ
         token = env.get("CLOUDFLARE_API_TOKEN", "").strip()
         if token:
+            _check_header_safe("CLOUDFLARE_API_TOKEN", token)
             return cls(token=SecretStr(token))
         email = env.get("CLOUDFLARE_EMAIL", "").strip()
         key = env.get("CLOUDFLARE_API_KEY", "").strip()
         if email and key:
+            _check_header_safe("CLOUDFLARE_EMAIL", email)
+            _check_header_safe("CLOUDFLARE_API_KEY", key)
             return cls(email=email, key=SecretStr(key))
         if email or key:
             missing = "CLOUDFLARE_API_KEY" if email else "CLOUDFLARE_EMAIL"
@@ -72,6 +75,16 @@ class Credentials:
         if self.email is not None and self.key is not None:
             return {"X-Auth-Email": self.email, "X-Auth-Key": self.key.get_secret_value()}
         return {}
+
+
+def _check_header_safe(variable: str, value: str) -> None:
+    """A newline or non-ASCII character would make httpx fail with the header (and so the
+    credential) in its error message: refuse it here, without echoing the value."""
+    if not (value.isascii() and value.isprintable()) or any(c.isspace() for c in value):
+        raise ConfigError(
+            f"{variable} contains characters that cannot be sent in an HTTP header (a newline, "
+            "a space or a non-ASCII character?); check how it was set"
+        )
 
 
 class AmbiguousWriteError(TurnstileSyncError):
@@ -153,6 +166,12 @@ class ApiCaller:
                 response = await self._http.request(
                     method, path, params=params, json=json, headers=self._credentials.headers()
                 )
+            except (httpx.LocalProtocolError, UnicodeEncodeError):
+                # Their messages quote the offending header, which may be a credential.
+                raise ConfigError(
+                    f"{operation}: the request could not be built (a credential or header holds "
+                    "characters HTTP does not allow)"
+                ) from None
             except httpx.TransportError as error:
                 cause = _describe_transport_error(error, str(self._http.base_url).rstrip("/"))
                 log.info("%s %s: %s", method, path, cause)

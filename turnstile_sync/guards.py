@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from turnstile_sync.actions import Action, ActionKind, Plan
 from turnstile_sync.errors import GuardError
@@ -18,11 +19,25 @@ from turnstile_sync.models import LiveWidget, Spec
 FORCE_HINT = "If this is intended, review the plan and re-run with --force."
 
 
+@dataclass(frozen=True)
+class Protection:
+    """What a spec protects; recorded in plan files so applying one re-checks it."""
+
+    patterns: tuple[str, ...] = ()
+    """The top-level 'protected' list: names, sitekeys or glob patterns."""
+    entries: tuple[str, ...] = ()
+    """Names of entries with 'protect: true'."""
+
+    @classmethod
+    def of(cls, spec: Spec) -> Protection:
+        return cls(spec.protected, tuple(w.name for w in spec.widgets if w.protect))
+
+
 def enforce_guards(
     plan: Plan, spec: Spec, considered: Sequence[LiveWidget], *, force: bool
 ) -> None:
     """Raise GuardError listing every refusal; protection first, as --force cannot lift it."""
-    protected = protection_refusals(plan, spec)
+    protected = protection_refusals(plan, Protection.of(spec))
     if protected:
         raise GuardError(protected, forcible=False, plan=plan)
     if force:
@@ -32,12 +47,11 @@ def enforce_guards(
         raise GuardError(refusals, forcible=True, plan=plan)
 
 
-def protection_rule(action: Action, spec: Spec) -> str | None:
+def protection_rule(action: Action, protection: Protection) -> str | None:
     """Why the widget this action removes is protected, or None."""
-    for widget in spec.widgets:
-        if widget.protect and widget.name == action.name and action.kind is ActionKind.REPLACE:
-            return f"'protect: true' on its entry '{widget.name}'"
-    for pattern in spec.protected:
+    if action.kind is ActionKind.REPLACE and action.name in protection.entries:
+        return f"'protect: true' on its entry '{action.name}'"
+    for pattern in protection.patterns:
         if action.sitekey == pattern or fnmatch.fnmatchcase(action.name, pattern):
             return f"'protected: [{pattern}]' in the spec"
         if action.live is not None and fnmatch.fnmatchcase(action.live.name, pattern):
@@ -45,12 +59,12 @@ def protection_rule(action: Action, spec: Spec) -> str | None:
     return None
 
 
-def protection_refusals(plan: Plan, spec: Spec) -> list[str]:
+def protection_refusals(plan: Plan, protection: Protection) -> list[str]:
     refusals = []
     for action in plan.actions:
         if not action.is_destructive:
             continue
-        rule = protection_rule(action, spec)
+        rule = protection_rule(action, protection)
         if rule is not None:
             verb = "delete" if action.kind is ActionKind.DELETE else "replace"
             refusals.append(

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     SecretStr,
     StrictBool,
+    StrictInt,
     StringConstraints,
     field_validator,
 )
@@ -148,7 +149,7 @@ class Spec(BaseModel):
         default=(),
         description="Glob patterns of live widget names this file never touches.",
     )
-    max_domains_per_widget: int = Field(
+    max_domains_per_widget: StrictInt = Field(
         default=FREE_MAX_DOMAINS,
         ge=1,
         le=ENTERPRISE_MAX_DOMAINS,
@@ -163,7 +164,7 @@ class Spec(BaseModel):
         description="Names, sitekeys or glob patterns of live widgets this tool must never "
         "delete or replace, whether or not they are in 'widgets'.",
     )
-    max_deletes: int = Field(
+    max_deletes: StrictInt = Field(
         default=2,
         ge=0,
         description="Most deletes plus replacements one plan may contain without --force.",

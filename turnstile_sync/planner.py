@@ -72,6 +72,7 @@ def plan(
         unmanaged=unmanaged,
         ignored=ignored,
         unchanged=tuple(unchanged),
+        observed=tuple(live),
     )
     enforce_guards(result, spec, considered, force=force)
     return result
@@ -192,6 +193,15 @@ def _change(spec: Spec, widget: WidgetSpec, current: LiveWidget) -> Action | Non
     full = {name: getattr(current, name) for name in _COMPARED_FIELDS}
     full.update(desired)
     if any(change.field == "region" for change in changes):
+        if widget.sitekey is not None:
+            raise PlanError(
+                [
+                    f"'{widget.name}' is pinned to sitekey {widget.sitekey}, and its region "
+                    "change replaces the widget with a new sitekey, which would leave the pin "
+                    "pointing at a deleted widget. Remove 'sitekey:' from the entry to replace "
+                    "it (and pin the new sitekey afterwards if you need to)."
+                ]
+            )
         return Action(
             ActionKind.REPLACE,
             widget.name,

@@ -18,7 +18,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from turnstile_sync.errors import Problem, SpecError
-from turnstile_sync.models import Spec, WidgetSettings, WidgetSpec
+from turnstile_sync.hostnames import normalise_hostname
+from turnstile_sync.models import (
+    ENTERPRISE_MAX_DOMAINS,
+    FREE_MAX_DOMAINS,
+    Spec,
+    WidgetSettings,
+    WidgetSpec,
+)
 
 Location = tuple[str | int, ...]
 MAX_NODES = 1_000_000
@@ -102,12 +109,12 @@ def load_spec_text(text: str, source: str = "<spec>") -> LoadedSpec:
         for location, message in positions.duplicates
     ]
     problems += _duplicate_name_problems(data, positions)
+    problems += _cross_field_problems(data, positions)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as error:
         problems += [_problem_from_pydantic(item, data, positions) for item in error.errors()]
         raise SpecError(source, _in_file_order(problems)) from None
-    problems += _cross_field_problems(spec, data, positions)
     if problems:
         raise SpecError(source, _in_file_order(problems))
     lines = tuple(positions.nearest(("widgets", index))[0] for index in range(len(spec.widgets)))
@@ -252,37 +259,63 @@ def _problem_from_pydantic(error: Any, data: Any, positions: _Positions) -> Prob
     return Problem(message, _format_location(location, data), line, column)
 
 
-def _cross_field_problems(spec: Spec, data: Any, positions: _Positions) -> list[Problem]:
-    """Rules that span fields: the hostname limit, and names the file also ignores."""
+def _cross_field_problems(data: dict[str, Any], positions: _Positions) -> list[Problem]:
+    """Rules that span fields: the hostname limit, and names the file also ignores.
+
+    Read from the raw data, as far as it is well-formed, so these are reported together with
+    every other problem rather than only once the rest of the file is fixed.
+    """
     problems: list[Problem] = []
 
     def report(location: Location, message: str) -> None:
         line, column = positions.nearest(location)
         problems.append(Problem(message, _format_location(location, data), line, column))
 
-    limit = spec.max_domains_per_widget
+    raw_limit = data.get("max_domains_per_widget")
+    limit: int = FREE_MAX_DOMAINS
+    if type(raw_limit) is int and 1 <= raw_limit <= ENTERPRISE_MAX_DOMAINS:
+        limit = raw_limit
     limit_hint = (
         "Cloudflare Free allows 10 hostnames per widget; on Enterprise raise "
         "max_domains_per_widget (up to 200)"
     )
-    if spec.defaults.domains and len(spec.defaults.domains) > limit:
-        count = len(spec.defaults.domains)
-        report(("defaults", "domains"), f"{count} hostnames, more than {limit}. {limit_hint}")
+    raw_ignore = data.get("ignore")
+    patterns = [p for p in raw_ignore if isinstance(p, str)] if isinstance(raw_ignore, list) else []
 
-    for index, widget in enumerate(spec.widgets):
-        if widget.domains and len(widget.domains) > limit:
-            count = len(widget.domains)
-            report(
-                ("widgets", index, "domains"), f"{count} hostnames, more than {limit}. {limit_hint}"
-            )
-        for pattern in spec.ignore:
-            if fnmatch.fnmatchcase(widget.name, pattern):
-                report(
-                    ("widgets", index, "name"),
-                    f"'{widget.name}' matches ignore pattern '{pattern}', so it would never be "
-                    "managed; remove the entry or narrow the pattern",
-                )
+    entries: list[tuple[Location, Any]] = [(("defaults",), data.get("defaults"))]
+    widgets = data.get("widgets")
+    if isinstance(widgets, list):
+        entries += [(("widgets", index), entry) for index, entry in enumerate(widgets)]
+    for location, entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        count = _hostname_count(entry.get("domains"))
+        if count > limit:
+            report((*location, "domains"), f"{count} hostnames, more than {limit}. {limit_hint}")
+        name = entry.get("name")
+        if location[0] == "widgets" and isinstance(name, str):
+            for pattern in patterns:
+                if fnmatch.fnmatchcase(name, pattern):
+                    report(
+                        (*location, "name"),
+                        f"'{name}' matches ignore pattern '{pattern}', so it would never be "
+                        "managed; remove the entry or narrow the pattern",
+                    )
     return problems
+
+
+def _hostname_count(domains: Any) -> int:
+    """Distinct valid hostnames; invalid ones are reported on their own."""
+    if not isinstance(domains, list):
+        return 0
+    valid = set()
+    for item in domains:
+        if isinstance(item, str):
+            try:
+                valid.add(normalise_hostname(item))
+            except ValueError:
+                continue
+    return len(valid)
 
 
 def _duplicate_name_problems(data: dict[str, Any], positions: _Positions) -> list[Problem]:

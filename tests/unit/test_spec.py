@@ -315,3 +315,21 @@ def alias_bomb(levels: int = 8) -> str:
 def test_alias_bombs_are_refused(text):
     problem = only_problem(text)
     assert "recursive or exponential aliases" in problem
+
+
+def test_cross_field_rules_are_reported_with_everything_else():
+    domains = "[" + ", ".join(f"h{i}.example.com" for i in range(11)) + "]"
+    text = f"ignore: ['log*']\nwidgets:\n  - name: login\n    mode: wrong\n    domains: {domains}\n"
+    problems = problems_of(text)
+    assert len(problems) == 3
+    assert "matches ignore pattern 'log*'" in problems[0]
+    assert "'non-interactive', 'invisible' or 'managed'" in problems[1]
+    assert "11 hostnames, more than 10" in problems[2]
+
+
+@pytest.mark.parametrize("key", ["max_deletes", "max_domains_per_widget"])
+@pytest.mark.parametrize("value", ["true", "2.0", "'3'"])
+def test_integer_settings_are_strict(key, value):
+    problem = only_problem(f"{key}: {value}\n")
+    assert problem.startswith(f"spec.yaml:1:1: {key}:")
+    assert "valid integer" in problem

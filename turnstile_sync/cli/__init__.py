@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as error:
         error.show()
         code = EXIT_ERROR
+    except SystemExit as exit_:
+        # Only a library exiting on its own (uvicorn on a busy port exits 3) gets here.
+        code = EXIT_OK if exit_.code in (0, None) else EXIT_ERROR
     except (click.Abort, KeyboardInterrupt):
         click.echo("\nInterrupted.", err=True)
         code = EXIT_ERROR

@@ -114,6 +114,7 @@ def plan_command(
     plan = asyncio.run(run())
     if plan_out is not None:
         from turnstile_sync import planfile
+        from turnstile_sync.guards import Protection
 
         document = planfile.dump(
             plan,
@@ -121,6 +122,7 @@ def plan_command(
             spec_path=loaded.source,
             spec_sha256=planfile.spec_digest(spec_path),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            protection=Protection.of(loaded.spec),
         )
         planfile.write(plan_out, document)
         flags = f" --emulator --emulator-db {target.emulator_db}" if target.emulator else ""
@@ -192,8 +194,10 @@ def apply_command(
             if not plan.has_changes:
                 return None
             _warn_if_secrets_unsaved(plan, sink)
-            if not auto_approve and not confirmed("Apply these changes?", refusing_to="apply"):
-                raise click.exceptions.Exit(_cancelled())
+            if not auto_approve:
+                if not confirmed("Apply these changes?", refusing_to="apply"):
+                    raise click.exceptions.Exit(_cancelled())
+                await _still_as_reviewed(client, plan)
             return await _apply(client, plan, sink, parallelism)
 
     return _finish(asyncio.run(run()), sink)
@@ -233,7 +237,7 @@ async def _check_reviewed(
     from turnstile_sync.planfile import PlanFileError
 
     live = await client.list_widgets()
-    stale = planfile.stale_actions(reviewed, live)
+    stale = planfile.stale_actions(reviewed.plan.actions, reviewed.expectations, live)
     if stale:
         listing = "\n".join(f"  - {problem}" for problem in stale)
         raise PlanFileError(
@@ -244,7 +248,24 @@ async def _check_reviewed(
         reviewed.plan,
         f"{plan_file}: reviewed plan; " + describe_target(client.account_id, target, len(live)),
     )
-    return reviewed.plan
+    return dataclasses.replace(reviewed.plan, observed=tuple(live))
+
+
+async def _still_as_reviewed(client: TurnstileClient, plan: Plan) -> None:
+    """While someone read the plan and typed 'yes', the account may have changed; an update
+    would then write back stale values of fields the spec does not manage."""
+    from turnstile_sync import planfile
+    from turnstile_sync.planfile import PlanFileError
+
+    stale = planfile.stale_actions(
+        plan.actions, planfile.expectations(plan), await client.list_widgets()
+    )
+    if stale:
+        listing = "\n".join(f"  - {problem}" for problem in stale)
+        raise PlanFileError(
+            f"the account changed while the plan waited for confirmation:\n{listing}\n"
+            "Nothing was changed. Run apply again to see a fresh plan."
+        )
 
 
 def _warn_if_secrets_unsaved(plan: Plan, sink: SecretsSink | None) -> None:

@@ -30,6 +30,8 @@ from turnstile_sync.emulator.errors import (
 )
 
 SCHEMA_VERSION = 2
+_MAX_OFFSET = 2**62
+"""Any page past this is past the end anyway; SQLite integers stop at 2**63."""
 SECRET_GRACE_PERIOD = timedelta(hours=2)
 _KEY_ALPHABET = string.ascii_letters + string.digits
 _KEY_PREFIX = "0x4AAAAAAA"
@@ -194,7 +196,7 @@ class Backend:
         rows = self._db.execute(
             f"SELECT * FROM widgets WHERE {where} ORDER BY {column} {sort}, seq {sort} "  # noqa: S608
             "LIMIT ? OFFSET ?",
-            [*args, per_page, (page - 1) * per_page],
+            [*args, per_page, min((page - 1) * per_page, _MAX_OFFSET)],
         ).fetchall()
         return [_row_to_widget(row) for row in rows], int(total)
 

@@ -121,9 +121,12 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int | 
     if raw is None:
         return default
     try:
-        value = int(float(raw))
+        number = float(raw)
     except ValueError:
         raise invalid(f"{name} must be a number, got {raw!r}") from None
+    if not number.is_integer():
+        raise invalid(f"{name} must be a whole number, got {raw!r}")
+    value = int(number)
     if value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise invalid(f"{name} must be {bounds}, got {value}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import random
 from pathlib import Path
@@ -22,6 +23,8 @@ from turnstile_sync.emulator.ratelimit import SlidingWindowLimiter
 from turnstile_sync.emulator.requestlog import append_exchange
 from turnstile_sync.emulator.stats import Stats, operation_of
 from turnstile_sync.errors import TurnstileSyncError
+
+log = logging.getLogger("turnstile_sync.emulator")
 
 STATS_PATH = "/__emulator/stats"
 REQUEST_LOG_ENV = "TURNSTILE_SYNC_EMULATOR_LOG"
@@ -175,9 +178,16 @@ class EmulatorMiddleware:
             )
             return
         drop = bool(faults.drop_rate) and self._random.random() < faults.drop_rate
-        await self.app(
-            scope, exchange.receive, exchange.send_to_client if not drop else exchange.swallow
-        )
+        try:
+            await self.app(
+                scope, exchange.receive, exchange.send_to_client if not drop else exchange.swallow
+            )
+        except Exception:
+            # Starlette has already answered 500 with the error envelope, then re-raised; the
+            # in-process transport must see that answer, not the exception.
+            log.exception("emulator internal error on %s %s", scope["method"], scope["path"])
+            if exchange.status == 500 and not exchange.response_body:
+                await exchange.reply(*_envelope(500, 10001, "emulator internal error"))
         if drop:
             self.stats.fault("drop")
             exchange.status = "dropped"
