@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SPEC ?= examples/widgets.yaml
 
-.PHONY: demo test lint typecheck unit clean install dev
+.PHONY: demo test lint typecheck unit clean install dev soak
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("turnstile-sync needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -40,6 +40,12 @@ unit: dev
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+# The fault properties with fresh seeds for SOAK_MINUTES (default 10), then a tally of runs,
+# faults injected, duplicates found and widgets lost. Not part of `make test`.
+SOAK_MINUTES ?= 10
+soak: dev
+	$(BIN)/python -m tests.properties.soak --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) .turnstile-sync .mypy_cache .ruff_cache .pytest_cache

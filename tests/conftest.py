@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -10,12 +11,18 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from tests.conformance import check_log
 from turnstile_sync.cli import main
 from turnstile_sync.client import TurnstileClient
 from turnstile_sync.emulator import IN_PROCESS_BASE_URL, emulator_transport
 from turnstile_sync.emulator.middleware import REQUEST_LOG_ENV
+
+# Property tests: 200 derandomized examples each in CI (reproducible), many more in `make soak`.
+settings.register_profile("ci", max_examples=200, derandomize=True, deadline=None)
+settings.register_profile("soak", max_examples=2_000, derandomize=False, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 OTHER_ACCOUNT = "11111111111111111111111111111111"
