@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SPEC ?= examples/widgets.yaml
 
-.PHONY: demo test lint typecheck unit clean install dev soak
+.PHONY: demo test lint typecheck unit clean install dev soak bench
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("turnstile-sync needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -43,6 +43,10 @@ test: lint typecheck unit
 
 # The fault properties with fresh seeds for SOAK_MINUTES (default 10), then a tally of runs,
 # faults injected, duplicates found and widgets lost. Not part of `make test`.
+# Plan and apply cost against the Python SDK and a Terraform-style refresh (docs/benchmarks.md).
+bench: dev
+	$(BIN)/python -m benchmarks.run
+
 SOAK_MINUTES ?= 10
 soak: dev
 	$(BIN)/python -m tests.properties.soak --minutes $(SOAK_MINUTES)

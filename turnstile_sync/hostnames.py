@@ -7,6 +7,7 @@ offline, with a message that says which rule was broken, beats a 400 in the midd
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -14,14 +15,17 @@ MAX_HOSTNAME_LENGTH = 253
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalise_hostname(raw: str) -> str:
     """Return the canonical (lower-case) form of a widget hostname, or raise ValueError why not."""
     value = raw.lower()
     _refuse_url_parts(raw, value)
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        pass
+    if ":" in value or value.strip("0123456789.") == "":
+        # Only these can be IP addresses; parsing every name as one first would be slow.
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            pass
     if ":" in value:
         raise ValueError(f"{raw!r} includes a port; write the hostname only")
     if not value.isascii():

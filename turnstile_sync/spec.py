@@ -27,6 +27,10 @@ from turnstile_sync.models import (
     WidgetSpec,
 )
 
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML has it (10x faster on large specs), else the Python one.
+Both only build plain data, and both give every node its line and column."""
+
 Location = tuple[str | int, ...]
 MAX_NODES = 1_000_000
 """Room for a spec of ~100,000 widgets; stops "billion laughs" alias bombs early."""
@@ -126,7 +130,7 @@ def _in_file_order(problems: list[Problem]) -> list[Problem]:
 
 
 def _parse_yaml(text: str, positions: _Positions, problems: list[Problem]) -> Any:
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -149,7 +153,7 @@ def _parse_yaml(text: str, positions: _Positions, problems: list[Problem]) -> An
 def _to_data(
     node: yaml.Node,
     location: Location,
-    loader: yaml.SafeLoader,
+    loader: Any,
     positions: _Positions,
     problems: list[Problem],
 ) -> Any:
@@ -172,7 +176,7 @@ def _to_data(
 def _mapping_to_data(
     node: yaml.MappingNode,
     location: Location,
-    loader: yaml.SafeLoader,
+    loader: Any,
     positions: _Positions,
     problems: list[Problem],
 ) -> dict[Any, Any]:
