@@ -38,8 +38,8 @@ def plan(
 
     actions: list[Action] = []
     unchanged: list[str] = []
-    for widget in spec.widgets:
-        current = matches.get(widget.name)
+    for index, widget in enumerate(spec.widgets):
+        current = matches.get(index)
         if current is None:
             action = _create(spec, widget, problems)
         else:
@@ -90,13 +90,17 @@ def _apply_order(action: Action) -> int:
 
 def _match(
     spec: Spec, considered: list[LiveWidget], ignored: tuple[LiveWidget, ...]
-) -> tuple[dict[str, LiveWidget], list[str]]:
-    """Pair each spec entry with at most one live widget: pins first, then unique names."""
+) -> tuple[dict[int, LiveWidget], list[str]]:
+    """Pair each spec entry (by position) with at most one live widget: pins first, then
+    unique names."""
     problems: list[str] = []
     seen_names: set[str] = set()
     for widget in spec.widgets:
-        if widget.name in seen_names:
-            problems.append(f"the spec names '{widget.name}' twice; names must be unique")
+        if widget.name in seen_names and widget.sitekey is None:
+            problems.append(
+                f"the spec names '{widget.name}' twice; names must be unique unless every entry "
+                "with the name pins a sitekey"
+            )
         seen_names.add(widget.name)
 
     matches = _match_pins(spec, considered, ignored, problems)
@@ -105,7 +109,7 @@ def _match(
     for live_widget in considered:
         if live_widget.sitekey not in claimed:
             by_name[live_widget.name].append(live_widget)
-    for widget in spec.widgets:
+    for index, widget in enumerate(spec.widgets):
         if widget.sitekey is not None:
             continue
         candidates = by_name.get(widget.name, [])
@@ -117,7 +121,7 @@ def _match(
                 "with 'sitekey:'"
             )
         elif candidates:
-            matches[widget.name] = candidates[0]
+            matches[index] = candidates[0]
     return matches, problems
 
 
@@ -126,13 +130,13 @@ def _match_pins(
     considered: list[LiveWidget],
     ignored: tuple[LiveWidget, ...],
     problems: list[str],
-) -> dict[str, LiveWidget]:
+) -> dict[int, LiveWidget]:
     """Entries that pin a sitekey claim that widget, whatever its live name."""
     by_sitekey = {w.sitekey: w for w in considered}
     ignored_sitekeys = {w.sitekey for w in ignored}
-    matches: dict[str, LiveWidget] = {}
+    matches: dict[int, LiveWidget] = {}
     claimed: dict[str, str] = {}
-    for widget in spec.widgets:
+    for index, widget in enumerate(spec.widgets):
         if widget.sitekey is None:
             continue
         if widget.sitekey in claimed:
@@ -140,7 +144,7 @@ def _match_pins(
                 f"'{widget.name}' and '{claimed[widget.sitekey]}' both pin sitekey {widget.sitekey}"
             )
         elif widget.sitekey in by_sitekey:
-            matches[widget.name] = by_sitekey[widget.sitekey]
+            matches[index] = by_sitekey[widget.sitekey]
             claimed[widget.sitekey] = widget.name
         elif widget.sitekey in ignored_sitekeys:
             problems.append(
@@ -188,7 +192,7 @@ def _change(spec: Spec, widget: WidgetSpec, current: LiveWidget) -> Action | Non
     changes = tuple(
         FieldChange(name, before[name], desired[name])
         for name in _COMPARED_FIELDS
-        if name in _changed_fields(before, desired)
+        if name in desired and before[name] != desired[name]
     )
     full = {name: getattr(current, name) for name in _COMPARED_FIELDS}
     full.update(desired)
@@ -221,14 +225,6 @@ def _change(spec: Spec, widget: WidgetSpec, current: LiveWidget) -> Action | Non
         "managed fields differ from the spec",
         current,
     )
-
-
-def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
-    """Top-level fields that differ, with lists compared as sets (order never matters)."""
-    from deepdiff import DeepDiff  # deferred: only plans with differences pay for the import
-
-    diff = DeepDiff(before, after, ignore_order=True)
-    return {str(key) for key in diff.affected_root_keys}
 
 
 def find_live_widget(live: Sequence[LiveWidget], name_or_sitekey: str) -> LiveWidget:

@@ -332,16 +332,29 @@ def _duplicate_name_problems(data: dict[str, Any], positions: _Positions) -> lis
         return []
     problems: list[Problem] = []
     first_line_of: dict[str, int | None] = {}
+    pinned_names = {
+        entry.get("name")
+        for entry in widgets
+        if isinstance(entry, dict) and entry.get("sitekey") is not None
+    }
     for index, entry in enumerate(widgets):
         name = entry.get("name") if isinstance(entry, dict) else None
         if not isinstance(name, str):
             continue
+        all_pinned = name in pinned_names and all(
+            e.get("sitekey") is not None
+            for e in widgets
+            if isinstance(e, dict) and e.get("name") == name
+        )
+        if all_pinned:
+            continue  # identity is the sitekey: two live widgets may share a name
         location: Location = ("widgets", index, "name")
         line, column = positions.nearest(location)
         if name in first_line_of:
             message = (
                 f"duplicate widget name '{name}' (also on line {first_line_of[name]}); "
-                "names identify widgets, so each must be unique in the file"
+                "names identify widgets, so each must be unique in the file unless every "
+                "entry with the name pins a 'sitekey:'"
             )
             problems.append(Problem(message, _format_location(location, data), line, column))
         else:
