@@ -79,6 +79,14 @@ class LoadedSpec:
     spec: Spec
     source: str
     widget_lines: tuple[int | None, ...]
+    key_lines: dict[str, int] = field(default_factory=dict)
+    """Line of each top-level key (e.g. where 'prune:' is), for annotations."""
+
+    def line_of(self, widget_name: str) -> int | None:
+        for widget, line in zip(self.spec.widgets, self.widget_lines, strict=True):
+            if widget.name == widget_name:
+                return line
+        return None
 
 
 def load_spec(path: str | Path) -> LoadedSpec:
@@ -122,7 +130,12 @@ def load_spec_text(text: str, source: str = "<spec>") -> LoadedSpec:
     if problems:
         raise SpecError(source, _in_file_order(problems))
     lines = tuple(positions.nearest(("widgets", index))[0] for index in range(len(spec.widgets)))
-    return LoadedSpec(spec=spec, source=source, widget_lines=lines)
+    key_lines = {
+        location[0]: mark[0]
+        for location, mark in positions.marks.items()
+        if len(location) == 1 and isinstance(location[0], str)
+    }
+    return LoadedSpec(spec=spec, source=source, widget_lines=lines, key_lines=key_lines)
 
 
 def _in_file_order(problems: list[Problem]) -> list[Problem]:

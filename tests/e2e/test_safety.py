@@ -363,10 +363,10 @@ def test_github_actions_masks_every_new_secret_first(write_spec, target, tmp_pat
     result = target.run(["apply", str(path), "--auto-approve"], env={"GITHUB_ACTIONS": "true"})
     assert result.exit_code == 0
     (secret,) = all_secrets(target.db)
-    lines = result.stdout.splitlines()
+    lines = result.stderr.splitlines()
     mask = lines.index(f"::add-mask::{secret}")
-    assert mask < next(i for i, line in enumerate(lines) if "Apply complete" in line)
-    assert secret not in result.stderr
+    assert mask < next(i for i, line in enumerate(lines) if line.startswith("apply [1/1]"))
+    assert secret not in result.stdout
 
 
 def test_apply_without_sink_says_where_to_get_secrets(write_spec, target):

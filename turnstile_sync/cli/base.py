@@ -199,7 +199,7 @@ def secret_handler(sink: SecretsSink | None) -> Callable[[str, str, SecretStr], 
     def handle(name: str, sitekey: str, secret: SecretStr) -> None:
         mask = github_mask_command(secret)
         if mask is not None:
-            click.echo(mask)
+            click.echo(mask, err=True)  # stderr: stdout may be a JSON document
         if sink is not None:
             sink.record(name, sitekey, secret)
 

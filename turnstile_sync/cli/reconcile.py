@@ -23,12 +23,12 @@ from turnstile_sync.cli.base import (
     force_option,
     load_spec,
     open_client,
-    render_plan,
     secret_handler,
     secrets_out_option,
     spec_argument,
     warn,
 )
+from turnstile_sync.cli.output import FORMATS, PlanView, format_option
 
 if TYPE_CHECKING:
     from turnstile_sync.actions import Action, Plan
@@ -57,7 +57,9 @@ def _account(account_id: str | None, loaded: LoadedSpec) -> str:
     return resolve_account_id(account_id, loaded.spec.account_id, warn=warn)
 
 
-async def _plan(client: TurnstileClient, loaded: LoadedSpec, target: Target, force: bool) -> Plan:
+async def _plan(
+    client: TurnstileClient, loaded: LoadedSpec, target: Target, force: bool, view: PlanView
+) -> Plan:
     from turnstile_sync.actions import Plan
     from turnstile_sync.errors import GuardError
     from turnstile_sync.planner import plan
@@ -71,9 +73,9 @@ async def _plan(client: TurnstileClient, loaded: LoadedSpec, target: Target, for
         result = plan(loaded.spec, live, account_id=client.account_id, force=force)
     except GuardError as refused:
         if isinstance(refused.plan, Plan):
-            render_plan(refused.plan, header)  # what was refused, for the reviewer
+            view.show(refused.plan, header)  # what was refused, for the reviewer
         raise
-    render_plan(result, header)
+    view.show(result, header)
     return result
 
 
@@ -93,23 +95,33 @@ ACCOUNT_HELP = "Cloudflare account id; overrides the spec's account_id and CLOUD
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 2 when there are changes, 0 when there are none (1 is always an error).",
+    help="Exit 2 when the account differs from the spec (drift), 0 when it does not; 1 is "
+    "always an error. Unmanaged widgets count only with prune or --fail-on-unmanaged.",
 )
+@click.option(
+    "--fail-on-unmanaged",
+    is_flag=True,
+    help="With --detailed-exitcode, also exit 2 when live widgets are not in the spec.",
+)
+@format_option(*FORMATS)
 def plan_command(
     spec_path: str,
     connection: Connection,
     force: bool,
     plan_out: Path | None,
     detailed_exitcode: bool,
+    fail_on_unmanaged: bool,
+    output_format: str,
 ) -> int:
     """Show what apply would change to make the account match SPEC. Changes nothing."""
     loaded = load_spec(spec_path)
     account = _account(connection.account_id, loaded)
     target = connection.target
+    view = PlanView(output_format, target.identity, loaded, fail_on_unmanaged)
 
     async def run() -> Plan:
         async with open_client(account, target) as client:
-            return await _plan(client, loaded, target, force)
+            return await _plan(client, loaded, target, force, view)
 
     plan = asyncio.run(run())
     if plan_out is not None:
@@ -131,7 +143,8 @@ def plan_command(
             f"turnstile-sync apply --plan {plan_out}{flags}",
             err=True,
         )
-    return EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK
+    drifted = plan.has_changes or (fail_on_unmanaged and bool(plan.unmanaged))
+    return EXIT_CHANGES if detailed_exitcode and drifted else EXIT_OK
 
 
 @cli.command("apply")
@@ -154,6 +167,7 @@ def plan_command(
     show_default=True,
     help="How many API requests may be in flight at once.",
 )
+@format_option("text", "json")
 @click.pass_context
 def apply_command(
     ctx: click.Context,
@@ -164,6 +178,7 @@ def apply_command(
     auto_approve: bool,
     secrets_out: Path | None,
     parallelism: int,
+    output_format: str,
 ) -> int:
     """Plan, show the plan, ask for 'yes', then change the account to match SPEC."""
     from turnstile_sync.secrets_sink import SecretsSink
@@ -174,33 +189,35 @@ def apply_command(
     if plan_file is not None:
         spec_given = ctx.get_parameter_source("spec_path") is click.core.ParameterSource.COMMANDLINE
         reviewed = _load_reviewed(plan_file, account_id, target, spec_path if spec_given else None)
+        view = PlanView(output_format, target.identity, deferred=True)
 
-        async def run_reviewed() -> ApplyReport | None:
+        async def run_reviewed() -> tuple[Plan, ApplyReport | None]:
             async with open_client(reviewed.plan.account_id, target) as client:
-                plan = await _check_reviewed(client, reviewed, plan_file, target)
+                plan = await _check_reviewed(client, reviewed, plan_file, target, view)
                 if not plan.has_changes:
-                    return None
+                    return plan, None
                 _warn_if_secrets_unsaved(plan, sink)
-                return await _apply(client, plan, sink, parallelism)
+                return plan, await _apply(client, plan, sink, parallelism)
 
-        return _finish(asyncio.run(run_reviewed()), sink)
+        return _finish(*asyncio.run(run_reviewed()), sink, view)
 
     loaded = load_spec(spec_path)
     account = _account(account_id, loaded)
+    view = PlanView(output_format, target.identity, loaded, deferred=True)
 
-    async def run() -> ApplyReport | None:
+    async def run() -> tuple[Plan, ApplyReport | None]:
         async with open_client(account, target) as client:
-            plan = await _plan(client, loaded, target, force)
+            plan = await _plan(client, loaded, target, force, view)
             if not plan.has_changes:
-                return None
+                return plan, None
             _warn_if_secrets_unsaved(plan, sink)
             if not auto_approve:
                 if not confirmed("Apply these changes?", refusing_to="apply"):
                     raise click.exceptions.Exit(_cancelled())
                 await _still_as_reviewed(client, plan)
-            return await _apply(client, plan, sink, parallelism)
+            return plan, await _apply(client, plan, sink, parallelism)
 
-    return _finish(asyncio.run(run()), sink)
+    return _finish(*asyncio.run(run()), sink, view)
 
 
 def _cancelled() -> int:
@@ -231,7 +248,7 @@ def _load_reviewed(
 
 
 async def _check_reviewed(
-    client: TurnstileClient, reviewed: ReviewedPlan, plan_file: Path, target: Target
+    client: TurnstileClient, reviewed: ReviewedPlan, plan_file: Path, target: Target, view: PlanView
 ) -> Plan:
     from turnstile_sync import planfile
     from turnstile_sync.planfile import PlanFileError
@@ -244,7 +261,7 @@ async def _check_reviewed(
             f"{plan_file} is stale: {len(stale)} widget(s) changed since it was made:\n"
             f"{listing}\nNothing was changed. Make a new plan and review it."
         )
-    render_plan(
+    view.show(
         reviewed.plan,
         f"{plan_file}: reviewed plan; " + describe_target(client.account_id, target, len(live)),
     )
@@ -318,12 +335,9 @@ async def _apply(
         loop.remove_signal_handler(signal.SIGINT)
 
 
-def _finish(report: ApplyReport | None, sink: SecretsSink | None) -> int:
-    from turnstile_sync.render.text import make_console, render_report
-
-    if report is None:
-        return EXIT_OK
-    console = make_console()
-    console.print()
-    render_report(report, console, secrets_path=sink.path if sink and sink.written else None)
-    return EXIT_OK if report.ok else EXIT_ERROR
+def _finish(
+    plan: Plan, report: ApplyReport | None, sink: SecretsSink | None, view: PlanView
+) -> int:
+    written = str(sink.path) if sink is not None and sink.written else None
+    view.report(plan, report, written)
+    return EXIT_OK if report is None or report.ok else EXIT_ERROR

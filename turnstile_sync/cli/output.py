@@ -1,0 +1,83 @@
+"""How a plan is shown: text for people, JSON for programs, Markdown for pull requests, plus
+annotations and the step summary when running under GitHub Actions."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from turnstile_sync.actions import Plan
+    from turnstile_sync.applier import ApplyReport
+    from turnstile_sync.spec import LoadedSpec
+
+FORMATS = ("text", "json", "markdown")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def format_option(*choices: str) -> Callable[[_F], _F]:
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default="text",
+        show_default=True,
+        help="text for people, json for programs (docs/json-format.md), markdown for a pull "
+        "request comment.",
+    )
+
+
+@dataclass(frozen=True)
+class PlanView:
+    output_format: str
+    target: str
+    loaded: LoadedSpec | None = None
+    fail_on_unmanaged: bool = False
+    deferred: bool = False
+    """apply --format json prints one document at the end, plan and results together."""
+
+    def show(self, plan: Plan, header: str) -> None:
+        from turnstile_sync.render import github
+
+        click.echo(header, err=True)
+        if self.output_format == "text":
+            from turnstile_sync.render.text import make_console, render_plan
+
+            render_plan(plan, make_console())
+        elif self.output_format == "markdown":
+            from turnstile_sync.render import markdown
+
+            click.echo(markdown.render(plan))
+        elif not self.deferred:
+            from turnstile_sync.render import json_format as json_render
+
+            document = json_render.plan_document(
+                plan, target=self.target, unmanaged_fails=self.fail_on_unmanaged
+            )
+            json_render.write(document, sys.stdout)
+        if github.active():
+            if self.loaded is not None:
+                for line in github.destructive_annotations(plan, self.loaded):
+                    click.echo(line, err=True)
+            github.append_step_summary(plan)
+
+    def report(self, plan: Plan, report: ApplyReport | None, secrets_path: str | None) -> None:
+        if self.output_format == "json":
+            from turnstile_sync.render import json_format as json_render
+
+            document = json_render.apply_document(plan, report, target=self.target)
+            json_render.write(document, sys.stdout)
+            return
+        if report is None:
+            return
+        from pathlib import Path
+
+        from turnstile_sync.render.text import make_console, render_report
+
+        console = make_console()
+        console.print()
+        render_report(report, console, secrets_path=Path(secrets_path) if secrets_path else None)

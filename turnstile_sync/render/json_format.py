@@ -1,0 +1,95 @@
+"""The machine-readable plan and apply report: ``--format json``.
+
+A documented, versioned contract (docs/json-format.md, docs/plan.schema.json). Keys come in a
+fixed order, values are plain JSON, and secrets are never part of it: nothing here is given
+one. Bump FORMAT_VERSION on any change a consumer could notice.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from turnstile_sync.actions import Action, ActionKind, Plan
+from turnstile_sync.applier import ApplyReport
+from turnstile_sync.models import LiveWidget
+
+FORMAT_VERSION = 1
+
+
+def _value(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _action(action: Action) -> dict[str, Any]:
+    return {
+        "kind": action.kind.value,
+        "name": action.name,
+        "sitekey": action.sitekey,
+        "reason": action.reason,
+        "destructive": action.is_destructive,
+        "changes": [
+            {"field": c.field, "before": _value(c.before), "after": _value(c.after)}
+            for c in action.changes
+        ],
+    }
+
+
+def _widget(widget: LiveWidget) -> dict[str, str]:
+    return {"name": widget.name, "sitekey": widget.sitekey}
+
+
+def plan_document(plan: Plan, *, target: str, unmanaged_fails: bool = False) -> dict[str, Any]:
+    """``drift`` lists, per widget, the managed fields whose live value differs from the spec."""
+    counts = {kind.value: plan.count(kind) for kind in ActionKind}
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": "plan",
+        "account_id": plan.account_id,
+        "target": target,
+        "summary": {
+            **counts,
+            "unmanaged": len(plan.unmanaged),
+            "ignored": len(plan.ignored),
+            "unchanged": len(plan.unchanged),
+            "has_changes": plan.has_changes,
+            "drift": plan.has_changes or (unmanaged_fails and bool(plan.unmanaged)),
+        },
+        "actions": [_action(action) for action in plan.actions],
+        "drift": [
+            {
+                "name": action.name,
+                "sitekey": action.sitekey,
+                "fields": {
+                    c.field: {"live": _value(c.before), "spec": _value(c.after)}
+                    for c in action.changes
+                },
+            }
+            for action in plan.actions
+            if action.kind in (ActionKind.UPDATE, ActionKind.REPLACE)
+        ],
+        "unmanaged": [_widget(w) for w in plan.unmanaged],
+        "ignored": [_widget(w) for w in plan.ignored],
+    }
+
+
+def apply_document(plan: Plan, report: ApplyReport | None, *, target: str) -> dict[str, Any]:
+    document = plan_document(plan, target=target)
+    document["kind"] = "apply"
+    results = report.results if report is not None else ()
+    document["results"] = [
+        {
+            "kind": r.action.kind.value,
+            "name": r.action.name,
+            "sitekey": r.sitekey,
+            "outcome": r.outcome.value,
+            "error": r.error,
+        }
+        for r in results
+    ]
+    document["ok"] = report.ok if report is not None else True
+    return document
+
+
+def write(document: dict[str, Any], stream: IO[str]) -> None:
+    stream.write(json.dumps(document, indent=2) + "\n")

@@ -1,0 +1,181 @@
+"""The plan as a pull-request comment.
+
+Reviewers see the summary first, then what removes a sitekey (deletes and replacements, with
+a warning), then a table per kind of action with the field changes folded away. GitHub caps a
+comment at 65,536 characters; a larger plan keeps the summary and as much as fits, destructive
+actions first, and says exactly how much was left out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from turnstile_sync.actions import Action, ActionKind, FieldChange, Plan
+from turnstile_sync.render.text import format_value
+
+GITHUB_COMMENT_LIMIT = 65_536
+_FOOTER_RESERVE = 600
+_TITLES = {
+    ActionKind.CREATE: "Create",
+    ActionKind.UPDATE: "Update in place",
+    ActionKind.REPLACE: "Replace (new sitekey and secret)",
+    ActionKind.DELETE: "Delete",
+}
+_ORDER = (ActionKind.REPLACE, ActionKind.DELETE, ActionKind.CREATE, ActionKind.UPDATE)
+
+
+def escape(text: str) -> str:
+    """Safe inside a table cell and inline code: no pipes, backticks, HTML or line breaks."""
+    return (
+        text.replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("`", "'")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\n", " ")
+        .replace("\r", " ")
+    )
+
+
+def _code(text: str) -> str:
+    """Inline code is literal (no HTML), so only what breaks a table or the span is changed."""
+    safe = text.replace("|", "\\|").replace("`", "'").replace("\n", " ").replace("\r", " ")
+    return f"`{safe}`"
+
+
+def _value(change: FieldChange, side: str) -> str:
+    value = change.before if side == "before" else change.after
+    if value is None:
+        return "-"
+    return _code(format_value(value))
+
+
+def _changed(action: Action) -> str:
+    return (
+        ", ".join(
+            change.field
+            for change in action.changes
+            if change.field != "name" or action.kind is not ActionKind.CREATE
+        )
+        or "-"
+    )
+
+
+class _Budget:
+    """Text added in order until the limit; counts what had to be left out, by kind."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit - _FOOTER_RESERVE
+        self.parts: list[str] = []
+        self.size = 0
+        self.left_out: Counter[ActionKind] = Counter()
+
+    def fits(self, text: str) -> bool:
+        return self.size + len(text) + 1 <= self.limit
+
+    def add(self, text: str) -> bool:
+        if not self.fits(text):
+            return False
+        self.parts.append(text)
+        self.size += len(text) + 1
+        return True
+
+
+def render(
+    plan: Plan, *, title: str = "turnstile-sync plan", limit: int = GITHUB_COMMENT_LIMIT
+) -> str:
+    budget = _Budget(limit)
+    budget.add(f"### {title}: {plan.summary()}")
+    budget.add(
+        f"<sub>account {_code(plan.account_id)} · {len(plan.unchanged)} unchanged · "
+        f"{len(plan.unmanaged)} unmanaged · {len(plan.ignored)} ignored</sub>\n"
+    )
+    destructive = [a for a in plan.actions if a.is_destructive]
+    if destructive:
+        _warning(budget, destructive)
+    for kind in _ORDER:
+        actions = [a for a in plan.actions if a.kind is kind]
+        if actions:
+            _section(budget, kind, actions)
+    if plan.unmanaged:
+        budget.add(
+            f"\n<details><summary>Unmanaged: {len(plan.unmanaged)} live widget(s) not in the "
+            "spec, left alone</summary>\n"
+        )
+        for widget in plan.unmanaged:
+            if not budget.add(f"- {_code(widget.name)} ({_code(widget.sitekey)})"):
+                break
+        budget.add("\n</details>")
+    return "\n".join(budget.parts) + _footer(budget.left_out)
+
+
+def _warning(budget: _Budget, destructive: list[Action]) -> None:
+    budget.add(
+        f"> [!WARNING]\n> This plan deletes or replaces {len(destructive)} widget(s). Every page "
+        "still using their sitekeys stops working when they are deleted.\n>"
+    )
+    for action in destructive:
+        verb = "replace" if action.kind is ActionKind.REPLACE else "delete"
+        where = f"{_code(action.name)} ({_code(action.sitekey or '')})"
+        line = f"> - **{verb}** {where}: {escape(action.reason)}"
+        if not budget.add(line):
+            break
+    budget.add("")
+
+
+def _section(budget: _Budget, kind: ActionKind, actions: list[Action]) -> None:
+    header = (
+        f"\n#### {_TITLES[kind]} ({len(actions)})\n\n| widget | sitekey | fields |\n|---|---|---|"
+    )
+    if not budget.fits(header + "\n" + _row(actions[0])):
+        budget.left_out[kind] += len(actions)
+        return
+    budget.add(header)
+    shown: list[Action] = []
+    for action in actions:
+        if not budget.add(_row(action)):
+            break
+        shown.append(action)
+    budget.left_out[kind] += len(actions) - len(shown)
+    _details(budget, kind, shown)
+
+
+def _row(action: Action) -> str:
+    sitekey = _code(action.sitekey) if action.sitekey else "new"
+    return f"| {_code(action.name)} | {sitekey} | {escape(_changed(action))} |"
+
+
+def _details(budget: _Budget, kind: ActionKind, actions: Iterable[Action]) -> None:
+    rows = []
+    for action in actions:
+        for change in action.changes:
+            if kind is ActionKind.CREATE and change.field == "name":
+                continue
+            live, spec = _value(change, "before"), _value(change, "after")
+            rows.append(f"| {_code(action.name)} | {change.field} | {live} | {spec} |")
+    if not rows:
+        return
+    opening = (
+        "\n<details><summary>Field changes</summary>\n\n"
+        "| widget | field | live | spec |\n|---|---|---|---|"
+    )
+    if not budget.fits(opening + "\n" + rows[0] + "\n</details>"):
+        return
+    budget.add(opening)
+    for row in rows:
+        if not budget.fits(row + "\n\n</details>"):
+            break
+        budget.add(row)
+    budget.add("\n</details>")
+
+
+def _footer(left_out: Counter[ActionKind]) -> str:
+    if not left_out:
+        return "\n"
+    total = sum(left_out.values())
+    detail = ", ".join(f"{count} {kind.value}" for kind, count in left_out.items() if count)
+    return (
+        f"\n\n> [!NOTE]\n> {total} more action(s) are not shown ({detail}): the comment would pass "
+        "GitHub's 65,536-character limit. The full plan is in the job log and the plan file.\n"
+    )
