@@ -37,6 +37,17 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _terminal_env(extra: dict[str, str] | None) -> dict[str, str]:
+    """No colour unless asked for (an empty value removes the variable), wide lines."""
+    env = clean_env(NO_COLOR="1", COLUMNS="200")
+    for key, value in (extra or {}).items():
+        if value:
+            env[key] = value
+        else:
+            env.pop(key, None)
+    return env
+
+
 def run_in_terminal(
     args: list[str],
     answer: str,
@@ -53,7 +64,7 @@ def run_in_terminal(
         stdout=terminal,
         stderr=terminal,
         cwd=cwd,
-        env=clean_env(NO_COLOR="1", COLUMNS="200", **(env or {})),
+        env=_terminal_env(env),
         close_fds=True,
     )
     os.close(terminal)

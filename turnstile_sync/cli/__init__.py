@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from turnstile_sync.cli import emulator, reconcile, secrets  # noqa: F401 - registers commands
+from turnstile_sync.cli import emulator, export, reconcile, secrets  # noqa: F401 - registers commands
 from turnstile_sync.cli.base import EXIT_ERROR, EXIT_OK, cli
 
 __all__ = ["cli", "main"]
@@ -18,10 +18,18 @@ __all__ = ["cli", "main"]
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    from turnstile_sync.errors import GuardError, TurnstileSyncError
+    from turnstile_sync.errors import GuardError, SpecError, TurnstileSyncError
 
     try:
         code = cli.main(args=argv, prog_name="turnstile-sync", standalone_mode=False)
+    except SpecError as error:
+        from turnstile_sync.render import github
+
+        if github.active():
+            for line in github.spec_error_annotations(error):
+                click.echo(line, err=True)
+        click.echo(f"Error: {error}", err=True)
+        code = EXIT_ERROR
     except GuardError as error:
         click.echo(f"Error: {error}\nNothing was changed.", err=True)
         code = EXIT_ERROR

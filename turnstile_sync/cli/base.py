@@ -48,9 +48,18 @@ _F = TypeVar("_F", bound=Callable[..., Any])
     is_flag=True,
     help="Log every API request (method, path, status, duration) to stderr; never credentials.",
 )
-def cli(verbose: bool) -> None:
+@click.option(
+    "--no-color",
+    is_flag=True,
+    help="Never colour the output (colour is used only on a terminal, and never with NO_COLOR).",
+)
+def cli(verbose: bool, no_color: bool) -> None:
     """Manage Cloudflare Turnstile widgets as code: validate, plan and apply a YAML spec."""
     import logging
+    import os
+
+    if no_color:
+        os.environ["NO_COLOR"] = "1"  # the convention rich (and every renderer) honours
 
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))

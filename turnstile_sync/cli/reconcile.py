@@ -42,12 +42,30 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@spec_argument
-def validate(spec_path: str) -> int:
-    """Check SPEC offline. Nothing is sent anywhere."""
-    loaded = load_spec(spec_path)
-    count = len(loaded.spec.widgets)
-    click.echo(f"{loaded.source}: valid ({count} widget{'s' if count != 1 else ''}).")
+@click.argument("spec_paths", metavar="[SPEC]...", nargs=-1, type=click.Path(dir_okay=False))
+def validate(spec_paths: tuple[str, ...]) -> int:
+    """Check each SPEC (default widgets.yaml) offline. Nothing is sent anywhere."""
+    from turnstile_sync.defaults import DEFAULT_SPEC
+    from turnstile_sync.errors import SpecError
+
+    failures: list[SpecError] = []
+    for spec_path in spec_paths or (DEFAULT_SPEC,):
+        try:
+            loaded = load_spec(spec_path)
+        except SpecError as error:
+            failures.append(error)
+            continue
+        count = len(loaded.spec.widgets)
+        click.echo(f"{loaded.source}: valid ({count} widget{'s' if count != 1 else ''}).")
+    for failure in failures:
+        from turnstile_sync.render import github
+
+        if github.active():
+            for line in github.spec_error_annotations(failure):
+                click.echo(line, err=True)
+        click.echo(f"Error: {failure}", err=True)
+    if failures:
+        raise click.exceptions.Exit(EXIT_ERROR)
     return EXIT_OK
 
 
@@ -302,7 +320,7 @@ async def _apply(
 ) -> ApplyReport:
     """Run the plan. The first Ctrl-C stops new actions and lets in-flight ones finish."""
     from turnstile_sync.applier import apply
-    from turnstile_sync.render.text import make_console, progress_printer
+    from turnstile_sync.render.text import ApplyProgress, make_console
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -321,18 +339,20 @@ async def _apply(
     def on_secret(action: Action, widget: WidgetDetail) -> None:
         store_secret(action.name, widget.sitekey, widget.secret)
 
+    progress = ApplyProgress(len(plan.actions), make_console(stderr=True))
     loop.add_signal_handler(signal.SIGINT, interrupted)
     try:
         return await apply(
             plan,
             client,
             parallelism=parallelism,
-            on_result=progress_printer(len(plan.actions), make_console(stderr=True)),
+            on_result=progress,
             on_secret=on_secret,
             stop=stop,
         )
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+        progress.close()
 
 
 def _finish(

@@ -93,3 +93,4 @@ def apply_document(plan: Plan, report: ApplyReport | None, *, target: str) -> di
 
 def write(document: dict[str, Any], stream: IO[str]) -> None:
     stream.write(json.dumps(document, indent=2) + "\n")
+    stream.flush()

@@ -171,7 +171,7 @@ def _details(budget: _Budget, kind: ActionKind, actions: Iterable[Action]) -> No
 
 
 def _footer(left_out: Counter[ActionKind]) -> str:
-    if not left_out:
+    if not sum(left_out.values()):
         return "\n"
     total = sum(left_out.values())
     detail = ", ".join(f"{count} {kind.value}" for kind, count in left_out.items() if count)

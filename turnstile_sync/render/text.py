@@ -6,7 +6,7 @@ contain square brackets, so everything user-supplied goes in as Text, never as m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,16 @@ NEW_WIDGET_SECRETS_NOTICE = (
 
 
 def make_console(*, stderr: bool = False) -> Console:
-    """A console that never wraps lines (CI logs and diffs stay greppable)."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
+    """A console that never wraps lines (CI logs and diffs stay greppable). With NO_COLOR (or
+    --no-color) no escape code at all is written, not even bold."""
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(
+        stderr=stderr,
+        highlight=False,
+        soft_wrap=True,
+        emoji=False,
+        color_system=None if plain else "auto",
+    )
 
 
 def format_value(value: Any) -> str:
@@ -117,6 +125,8 @@ def render_plan(plan: Plan, console: Console) -> None:
         for widget in plan.unmanaged:
             console.print(Text(f"    {widget.name!r} ({widget.sitekey})"))
     if plan.ignored:
+        if plan.actions and not plan.unmanaged:
+            console.print()
         console.print(f"Ignored: {len(plan.ignored)} live widget(s) match 'ignore' patterns.")
     if plan.actions or plan.unmanaged or plan.ignored:
         console.print()
@@ -135,19 +145,45 @@ def _result_line(result: ActionResult) -> Text:
     return line
 
 
-def progress_printer(total: int, console: Console) -> Callable[[ActionResult], None]:
-    """One line per finished action, as it finishes: if apply is interrupted, what was done
-    is already on screen."""
-    finished = 0
+class ApplyProgress:
+    """Progress of an apply on stderr: a bar on a terminal (failures printed above it), and one
+    plain line per finished action otherwise (CI logs), so that if apply is interrupted, what
+    was done is already on record. Call it with each result; close() when apply returns."""
 
-    def report(result: ActionResult) -> None:
-        nonlocal finished
-        finished += 1
-        line = Text(f"apply [{finished}/{total}]", style="dim")
+    def __init__(self, total: int, console: Console) -> None:
+        self.total = total
+        self.finished = 0
+        self.console = console
+        self._bar = None
+        if console.is_terminal and total > 1:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self._bar = Progress(
+                "applying",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            self._task = self._bar.add_task("apply", total=total)
+            self._bar.start()
+
+    def __call__(self, result: ActionResult) -> None:
+        self.finished += 1
+        line = Text(f"apply [{self.finished}/{self.total}]", style="dim")
         line.append_text(_result_line(result))
-        console.print(line)
+        if self._bar is None:
+            self.console.print(line)
+            return
+        if result.outcome is not Outcome.DONE:
+            self._bar.console.print(line)
+        self._bar.update(self._task, completed=self.finished)
 
-    return report
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 def render_report(

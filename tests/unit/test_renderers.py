@@ -1,0 +1,140 @@
+"""Text and Markdown plans against golden files; the comment size limit; JSON against its schema.
+
+Regenerate the golden files after an intended change with UPDATE_GOLDEN=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+from rich.console import Console
+
+from tests.conftest import REPO_ROOT
+from tests.unit.test_planner import live, managed, spec
+from turnstile_sync.actions import Action, ActionKind, Plan
+from turnstile_sync.planner import plan
+from turnstile_sync.render import json_format, markdown
+from turnstile_sync.render.text import render_plan
+
+GOLDEN = Path(__file__).parent.parent / "golden"
+PLAN_SCHEMA = json.loads((REPO_ROOT / "docs" / "plan.schema.json").read_text())
+
+
+def every_kind() -> Plan:
+    desired = spec(
+        managed("new form", domains=["new.example.com", "example.com"], region="china"),
+        managed("login", mode="invisible", domains=["example.com", "www.example.com"]),
+        managed("checkout", region="china", clearance_level="managed"),
+        managed("pipes | and `ticks` <b>", mode="invisible"),
+        prune=True,
+        ignore=["legacy-*"],
+        max_deletes=5,
+    )
+    current = [
+        live("login", "0x4AAAAAAALOGIN00000000001", domains=["example.com", "old.example.com"]),
+        live("checkout", "0x4AAAAAAACHECKOUT0000002", clearance_level="managed"),
+        live("pipes | and `ticks` <b>", "0x4AAAAAAAPIPES000000003"),
+        live("stale", "0x4AAAAAAASTALE000000004"),
+        live("legacy-form", "0x4AAAAAAALEGACY00000005"),
+    ]
+    return plan(desired, current)
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} changed; re-run with UPDATE_GOLDEN=1 and review"
+
+
+def test_every_kind_fixture_has_every_kind():
+    kinds = {action.kind for action in every_kind().actions}
+    assert kinds == set(ActionKind)
+
+
+def test_text_plan_golden():
+    stream = io.StringIO()
+    render_plan(
+        every_kind(),
+        Console(file=stream, no_color=True, width=200, soft_wrap=True, highlight=False),
+    )
+    check_golden("plan.txt", stream.getvalue())
+
+
+def test_markdown_plan_golden():
+    check_golden("plan.md", markdown.render(every_kind()))
+
+
+def test_markdown_escapes_user_text_in_tables():
+    text = markdown.render(every_kind())
+    assert "`pipes \\| and 'ticks' <b>`" in text
+    assert "<b>" not in text.replace("`pipes \\| and 'ticks' <b>`", "")
+
+
+def big_plan(count: int) -> Plan:
+    actions = []
+    for index in range(count):
+        kind = (ActionKind.DELETE, ActionKind.REPLACE, ActionKind.CREATE, ActionKind.UPDATE)[
+            index % 4
+        ]
+        sitekey = None if kind is ActionKind.CREATE else f"0x4AAAAAAA{index:014d}"
+        actions.append(
+            Action(kind, f"widget number {index}", sitekey, reason="because the plan says so")
+        )
+    return Plan("023e105f4ecef8ad9ca31a8372d0c353", tuple(actions))
+
+
+def test_a_5000_action_plan_fits_a_github_comment():
+    text = markdown.render(big_plan(5000))
+    assert len(text) <= markdown.GITHUB_COMMENT_LIMIT
+    summary = "Plan: 1250 to create, 1250 to update, 1250 to replace, 1250 to delete."
+    assert text.startswith(f"### turnstile-sync plan: {summary}")
+    assert "> [!WARNING]\n> This plan deletes or replaces 2500 widget(s)." in text
+    assert "> - **delete** `widget number 0`" in text  # destructive first
+    note = text[text.index("> [!NOTE]") :]
+    shown = text.count("| `widget number")
+    left_out = int(note.split("> ")[2].split(" more action(s)")[0])
+    assert left_out > 0 and shown + left_out >= 5000 - 2500  # tables hold every action once
+    for kind in ("create", "update"):
+        assert f"{kind}" in note
+
+
+@pytest.mark.parametrize("limit", [5_000, 20_000, 65_536])
+def test_markdown_never_passes_its_limit(limit):
+    assert len(markdown.render(big_plan(800), limit=limit)) <= limit
+
+
+def test_small_plans_are_not_truncated():
+    text = markdown.render(every_kind())
+    assert "[!NOTE]" not in text
+
+
+def test_json_plan_matches_its_documented_schema():
+    document = json_format.plan_document(every_kind(), target="emulator")
+    jsonschema.validate(document, PLAN_SCHEMA)
+    assert list(document) == [
+        "format_version",
+        "kind",
+        "account_id",
+        "target",
+        "summary",
+        "actions",
+        "drift",
+        "unmanaged",
+        "ignored",
+    ]
+    assert document["summary"]["replace"] == 1
+    login = next(d for d in document["drift"] if d["name"] == "login")
+    assert login["fields"]["mode"] == {"live": "managed", "spec": "invisible"}
+
+
+def test_json_schema_rejects_what_the_contract_forbids():
+    document = json_format.plan_document(every_kind(), target="emulator")
+    document["results"] = []
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, PLAN_SCHEMA)
