@@ -139,14 +139,27 @@ class ApiCaller:
             )
             if isinstance(failure, dict):
                 return failure
-            delay = wait_hint
-            if delay is None:
-                delay = self.policy.backoff(attempt, self.timing.random())
-            if self.timing.clock() + delay > deadline:
-                raise RetriesExhaustedError(operation, attempt, self.policy.max_retry_time, failure)
-            log.warning("%s; retrying in %.1f s (attempt %d)", failure, delay, attempt + 1)
-            self.retries += 1
-            await self.timing.sleep(delay)
+            await self.wait_to_retry(operation, attempt, deadline, failure, wait_hint)
+
+    async def wait_to_retry(
+        self,
+        operation: str,
+        attempt: int,
+        deadline: float,
+        failure: Exception,
+        wait_hint: float | None = None,
+    ) -> None:
+        """Back off before attempt ``attempt + 1``, or give up if that would pass ``deadline``."""
+        delay = (
+            wait_hint
+            if wait_hint is not None
+            else self.policy.backoff(attempt, self.timing.random())
+        )
+        if self.timing.clock() + delay > deadline:
+            raise RetriesExhaustedError(operation, attempt, self.policy.max_retry_time, failure)
+        log.warning("%s; retrying in %.1f s (attempt %d)", failure, delay, attempt + 1)
+        self.retries += 1
+        await self.timing.sleep(delay)
 
     async def _attempt(
         self,

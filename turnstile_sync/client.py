@@ -165,7 +165,9 @@ class TurnstileClient:
         among them is the one this call created.
         """
         deadline = self._caller.deadline()
+        attempt = 0
         while True:
+            attempt += 1
             try:
                 payload = await self._caller.call(
                     "create widget",
@@ -182,6 +184,7 @@ class TurnstileClient:
                 created = await self._find_created(body, known_sitekeys)
                 if created is not None:
                     return created
+                await self._caller.wait_to_retry("create widget", attempt, deadline, unknown)
                 continue
             return _parse(WidgetDetail, payload.get("result"), "create widget")
 
@@ -213,7 +216,9 @@ class TurnstileClient:
         """Delete a widget. None means it was confirmed gone after an unknown first attempt."""
         deadline = self._caller.deadline()
         uncertain = False
+        attempt = 0
         while True:
+            attempt += 1
             try:
                 payload = await self._caller.call(
                     "delete widget",
@@ -223,8 +228,8 @@ class TurnstileClient:
                     deadline=deadline,
                 )
             except AmbiguousWriteError as unknown:
-                log.warning("delete %s: %s; trying again", sitekey, unknown.cause)
                 uncertain = True
+                await self._caller.wait_to_retry("delete widget", attempt, deadline, unknown)
                 continue
             except ApiError as error:
                 if uncertain and error.status == 404:
@@ -239,7 +244,9 @@ class TurnstileClient:
         changed secret proves the rotation happened and it is not repeated."""
         before = (await self.get_widget(sitekey)).secret.get_secret_value()
         deadline = self._caller.deadline()
+        attempt = 0
         while True:
+            attempt += 1
             try:
                 payload = await self._caller.call(
                     "rotate secret",
@@ -254,6 +261,7 @@ class TurnstileClient:
                 current = await self.get_widget(sitekey)
                 if current.secret.get_secret_value() != before:
                     return current
+                await self._caller.wait_to_retry("rotate secret", attempt, deadline, unknown)
                 continue
             return _parse(WidgetDetail, payload.get("result"), "rotate secret")
 

@@ -338,3 +338,16 @@ async def test_the_budget_never_allows_more_than_n_in_any_window():
         sent.append(time.now)
     for start in sent:
         assert sum(1 for t in sent if start <= t < start + 10) <= 5
+
+
+@respx.mock
+async def test_a_create_that_keeps_failing_gives_up_within_the_budget():
+    time = FakeTime()
+    post = respx.post(WIDGETS).mock(return_value=unavailable(503))
+    listed = respx.get(WIDGETS).mock(return_value=httpx.Response(200, json=page([], 1, 0)))
+    async with client(time, retry=RetryPolicy(max_retry_time=10)) as api:
+        with pytest.raises(RetriesExhaustedError, match="create widget: gave up after"):
+            await api.create_widget(BODY)
+    assert post.call_count == listed.call_count  # every unknown outcome was checked, once
+    assert time.sleeps == [0.5, 1.0, 2.0, 4.0]  # backing off, not hammering
+    assert time.now <= 10
