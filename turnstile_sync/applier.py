@@ -193,6 +193,6 @@ def _text(error: Exception) -> str:
 def _half_replaced(action: Action, new: str, cause: str) -> str:
     return (
         f"the new widget was created (sitekey {new}) but the old one ({action.sitekey}) was "
-        f"not deleted: {cause}. Two widgets are now named '{action.name}': pin the new one "
+        f"not deleted: {cause}. Two widgets are now named {action.name!r}: pin the new one "
         f"with 'sitekey: {new}' and re-run, or delete {action.sitekey} in the dashboard"
     )

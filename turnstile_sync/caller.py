@@ -179,6 +179,8 @@ class ApiCaller:
                 response = await self._http.request(
                     method, path, params=params, json=json, headers=self._credentials.headers()
                 )
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+                raise ConfigError(f"{operation}: the API address is unusable: {error}") from None
             except (httpx.LocalProtocolError, UnicodeEncodeError):
                 # Their messages quote the offending header, which may be a credential.
                 raise ConfigError(

@@ -19,7 +19,7 @@ import httpx
 from pydantic import ValidationError
 
 from turnstile_sync.caller import AmbiguousWriteError, ApiCaller, Credentials, user_agent
-from turnstile_sync.errors import ApiError, ApiMessage
+from turnstile_sync.errors import ApiError, ApiMessage, OutcomeUnknownError, TurnstileSyncError
 from turnstile_sync.models import LiveWidget, WidgetBody, WidgetDetail
 from turnstile_sync.ratelimit import CLOUDFLARE_RATE_LIMIT, RateLimit, RequestBudget
 from turnstile_sync.retry import RetryPolicy, Timing
@@ -181,7 +181,15 @@ class TurnstileClient:
                 log.warning(
                     "create '%s': %s; checking whether it was created", body.name, unknown.cause
                 )
-                created = await self._find_created(body, known_sitekeys)
+                try:
+                    created = await self._find_created(body, known_sitekeys)
+                except TurnstileSyncError as check:
+                    raise OutcomeUnknownError(
+                        f"create {body.name!r}: the outcome is unknown ({unknown.cause}) and "
+                        f"checking for the widget failed ({check}). It may exist: run plan "
+                        "again, which shows it or creates it; if it exists, fetch its secret "
+                        "with `turnstile-sync get-secret`"
+                    ) from None
                 if created is not None:
                     return created
                 await self._caller.wait_to_retry("create widget", attempt, deadline, unknown)
@@ -258,7 +266,14 @@ class TurnstileClient:
                 )
             except AmbiguousWriteError as unknown:
                 log.warning("rotate %s: %s; checking whether it happened", sitekey, unknown.cause)
-                current = await self.get_widget(sitekey)
+                try:
+                    current = await self.get_widget(sitekey)
+                except TurnstileSyncError as check:
+                    raise OutcomeUnknownError(
+                        f"rotate secret of {sitekey}: the outcome is unknown ({unknown.cause}) "
+                        f"and checking failed ({check}). Fetch the current secret with "
+                        "`turnstile-sync get-secret` before rotating again"
+                    ) from None
                 if current.secret.get_secret_value() != before:
                     return current
                 await self._caller.wait_to_retry("rotate secret", attempt, deadline, unknown)

@@ -112,3 +112,7 @@ class RetriesExhaustedError(TurnstileSyncError):
             f"{operation}: gave up after {attempts} attempt(s) within the retry budget of "
             f"{budget:g} s (--max-retry-time); last error: {last}"
         )
+
+
+class OutcomeUnknownError(TurnstileSyncError):
+    """A write may or may not have happened, and checking which failed too."""

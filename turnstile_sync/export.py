@@ -11,13 +11,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import yaml
 
 from turnstile_sync import __version__
 from turnstile_sync.hostnames import normalise_hostname
-from turnstile_sync.models import ENTERPRISE_MAX_DOMAINS, FREE_MAX_DOMAINS, LiveWidget
+from turnstile_sync.models import (
+    ENTERPRISE_MAX_DOMAINS,
+    FREE_MAX_DOMAINS,
+    ClearanceLevel,
+    LiveWidget,
+    Mode,
+    Region,
+)
 
 
 @dataclass(frozen=True)
@@ -31,12 +39,12 @@ def _domains(widget: LiveWidget) -> tuple[list[str] | None, str | None]:
     if not widget.domains:
         return (
             None,
-            f"'{widget.name}' ({widget.sitekey}) allows any hostname; domains left unmanaged",
+            f"{widget.name!r} ({widget.sitekey}) allows any hostname; domains left unmanaged",
         )
     try:
         return sorted({normalise_hostname(d) for d in widget.domains}), None
     except ValueError as error:
-        return None, f"'{widget.name}' ({widget.sitekey}): {error}; domains left unmanaged"
+        return None, f"{widget.name!r} ({widget.sitekey}): {error}; domains left unmanaged"
 
 
 def export_spec(
@@ -50,16 +58,16 @@ def export_spec(
         entry: dict[str, Any] = {"name": widget.name}
         if widget.name in repeated:
             entry["sitekey"] = widget.sitekey
-        entry["mode"] = widget.mode
+        _known("mode", widget.mode, Mode, entry, widget, warnings)
         domains, warning = _domains(widget)
         if domains is not None:
             entry["domains"] = domains
             most_domains = max(most_domains, len(domains))
         if warning:
             warnings.append(warning)
+        _known("region", widget.region, Region, entry, widget, warnings)
+        _known("clearance_level", widget.clearance_level, ClearanceLevel, entry, widget, warnings)
         entry.update(
-            region=widget.region,
-            clearance_level=widget.clearance_level,
             bot_fight_mode=widget.bot_fight_mode,
             ephemeral_id=widget.ephemeral_id,
             offlabel=widget.offlabel,
@@ -77,4 +85,25 @@ def export_spec(
         "# Secrets are never exported.\n"
     )
     body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    if yaml.safe_load(body) != document:
+        # Some characters (NEL, the Unicode line separators) do not survive as literal text.
+        body = yaml.safe_dump(document, sort_keys=False, allow_unicode=False, width=100)
     return Export(header + body, tuple(warnings))
+
+
+def _known(
+    field: str,
+    value: str,
+    choices: type[StrEnum],
+    entry: dict[str, Any],
+    widget: LiveWidget,
+    warnings: list[str],
+) -> None:
+    """Write a setting only if the spec can express its value; else leave it unmanaged."""
+    if value in {choice.value for choice in choices}:
+        entry[field] = value
+    else:
+        warnings.append(
+            f"{widget.name!r} ({widget.sitekey}): {field} {value!r} is not one the spec knows; "
+            "left unmanaged"
+        )

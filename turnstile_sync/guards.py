@@ -50,7 +50,7 @@ def enforce_guards(
 def protection_rule(action: Action, protection: Protection) -> str | None:
     """Why the widget this action removes is protected, or None."""
     if action.kind is ActionKind.REPLACE and action.name in protection.entries:
-        return f"'protect: true' on its entry '{action.name}'"
+        return f"'protect: true' on its entry {action.name!r}"
     for pattern in protection.patterns:
         if action.sitekey == pattern or fnmatch.fnmatchcase(action.name, pattern):
             return f"'protected: [{pattern}]' in the spec"
@@ -68,7 +68,7 @@ def protection_refusals(plan: Plan, protection: Protection) -> list[str]:
         if rule is not None:
             verb = "delete" if action.kind is ActionKind.DELETE else "replace"
             refusals.append(
-                f"refusing to {verb} '{action.name}' ({action.sitekey}): it is protected by "
+                f"refusing to {verb} {action.name!r} ({action.sitekey}): it is protected by "
                 f"{rule}. --force does not lift protection; change the spec first if it "
                 "really must go."
             )

@@ -185,6 +185,15 @@ class Spec(BaseModel):
         return {name: merged[name] for name in SETTINGS_FIELDS if name in merged}
 
 
+def _canonical(hostname: str) -> str:
+    """The spec's form of a live hostname (so 2001:0DB8::1 and 2001:db8::1 are one), or the
+    live value lower-cased when the spec could not express it."""
+    try:
+        return normalise_hostname(hostname)
+    except ValueError:
+        return hostname.lower()
+
+
 class LiveWidget(BaseModel):
     """A widget as Cloudflare's list endpoint returns it (never with a secret).
 
@@ -209,7 +218,7 @@ class LiveWidget(BaseModel):
     @field_validator("domains")
     @classmethod
     def _domains_as_set(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(sorted({item.lower() for item in value}))
+        return tuple(sorted({_canonical(item) for item in value}))
 
     def settings(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in SETTINGS_FIELDS}

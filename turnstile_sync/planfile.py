@@ -310,19 +310,19 @@ def stale_actions(
             ]
             if newcomers:
                 problems.append(
-                    f"create '{action.name}': a widget with that name appeared since the plan "
+                    f"create {action.name!r}: a widget with that name appeared since the plan "
                     f"({', '.join(newcomers)})"
                 )
             continue
         current = by_sitekey.get(planned.sitekey)
         if current is None:
             problems.append(
-                f"{action.kind.value} '{action.name}': widget {planned.sitekey} disappeared "
+                f"{action.kind.value} {action.name!r}: widget {planned.sitekey} disappeared "
                 "since the plan"
             )
         elif fingerprint(current) != planned:
             problems.append(
-                f"{action.kind.value} '{action.name}': widget {planned.sitekey} changed since "
+                f"{action.kind.value} {action.name!r}: widget {planned.sitekey} changed since "
                 f"the plan (modified_on {planned.modified_on} -> {current.modified_on})"
             )
     return problems

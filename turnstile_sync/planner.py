@@ -98,7 +98,7 @@ def _match(
     for widget in spec.widgets:
         if widget.name in seen_names and widget.sitekey is None:
             problems.append(
-                f"the spec names '{widget.name}' twice; names must be unique unless every entry "
+                f"the spec names {widget.name!r} twice; names must be unique unless every entry "
                 "with the name pins a sitekey"
             )
         seen_names.add(widget.name)
@@ -116,7 +116,7 @@ def _match(
         if len(candidates) > 1:
             sitekeys = ", ".join(sorted(w.sitekey for w in candidates))
             problems.append(
-                f"'{widget.name}' matches {len(candidates)} live widgets ({sitekeys}); "
+                f"{widget.name!r} matches {len(candidates)} live widgets ({sitekeys}); "
                 "Cloudflare does not keep names unique, so pin the one this entry manages "
                 "with 'sitekey:'"
             )
@@ -141,19 +141,19 @@ def _match_pins(
             continue
         if widget.sitekey in claimed:
             problems.append(
-                f"'{widget.name}' and '{claimed[widget.sitekey]}' both pin sitekey {widget.sitekey}"
+                f"{widget.name!r} and {claimed[widget.sitekey]!r} both pin sitekey {widget.sitekey}"
             )
         elif widget.sitekey in by_sitekey:
             matches[index] = by_sitekey[widget.sitekey]
             claimed[widget.sitekey] = widget.name
         elif widget.sitekey in ignored_sitekeys:
             problems.append(
-                f"'{widget.name}' pins sitekey {widget.sitekey}, whose live widget is ignored by "
+                f"{widget.name!r} pins sitekey {widget.sitekey}, whose live widget is ignored by "
                 "an 'ignore' pattern"
             )
         else:
             problems.append(
-                f"'{widget.name}' pins sitekey {widget.sitekey}, which does not exist in the "
+                f"{widget.name!r} pins sitekey {widget.sitekey}, which does not exist in the "
                 "account; remove 'sitekey:' to create a new widget instead"
             )
     return matches
@@ -175,7 +175,7 @@ def _create(spec: Spec, widget: WidgetSpec, problems: list[str]) -> Action | Non
     missing = [name for name in ("mode", "domains") if name not in desired]
     if missing:
         problems.append(
-            f"'{widget.name}' does not exist yet, and creating it needs "
+            f"{widget.name!r} does not exist yet, and creating it needs "
             f"{' and '.join(missing)} (set on the entry or in 'defaults')"
         )
         return None
@@ -200,7 +200,7 @@ def _change(spec: Spec, widget: WidgetSpec, current: LiveWidget) -> Action | Non
         if widget.sitekey is not None:
             raise PlanError(
                 [
-                    f"'{widget.name}' is pinned to sitekey {widget.sitekey}, and its region "
+                    f"{widget.name!r} is pinned to sitekey {widget.sitekey}, and its region "
                     "change replaces the widget with a new sitekey, which would leave the pin "
                     "pointing at a deleted widget. Remove 'sitekey:' from the entry to replace "
                     "it (and pin the new sitekey afterwards if you need to)."
@@ -234,10 +234,10 @@ def find_live_widget(live: Sequence[LiveWidget], name_or_sitekey: str) -> LiveWi
         return by_sitekey[0]
     named = [w for w in live if w.name == name_or_sitekey]
     if not named:
-        raise PlanError([f"no widget named '{name_or_sitekey}' in the account"])
+        raise PlanError([f"no widget named {name_or_sitekey!r} in the account"])
     if len(named) > 1:
         sitekeys = ", ".join(sorted(w.sitekey for w in named))
         raise PlanError(
-            [f"{len(named)} widgets are named '{name_or_sitekey}' ({sitekeys}); pass the sitekey"]
+            [f"{len(named)} widgets are named {name_or_sitekey!r} ({sitekeys}); pass the sitekey"]
         )
     return named[0]

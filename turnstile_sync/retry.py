@@ -43,7 +43,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, random_fraction: float) -> float:
         """Full jitter: anywhere between 0 and the exponential ceiling for this attempt."""
-        ceiling: float = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        ceiling: float = min(self.max_delay, self.base_delay * 2.0 ** min(attempt - 1, 32))
         return ceiling * random_fraction
 
 

@@ -230,6 +230,12 @@ def _mapping_to_data(
     return result
 
 
+def printable(text: str) -> str:
+    """User text inside a message, with control characters escaped: a newline in a widget
+    name must not start a new line of output (under GitHub Actions, a forged command)."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 def _format_location(location: Location, data: Any) -> str:
     """``widgets[2] (checkout).domains[0]``: the path, with the widget's name when it has one."""
     text = ""
@@ -239,7 +245,7 @@ def _format_location(location: Location, data: Any) -> str:
             text += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
             if isinstance(node, Mapping) and isinstance(node.get("name"), str):
-                text += f" ({node['name']})"
+                text += f" ({printable(node['name'])})"
         else:
             text += f".{part}" if text else part
             node = node.get(part) if isinstance(node, Mapping) else None
@@ -315,7 +321,7 @@ def _cross_field_problems(data: dict[str, Any], positions: _Positions) -> list[P
                 if fnmatch.fnmatchcase(name, pattern):
                     report(
                         (*location, "name"),
-                        f"'{name}' matches ignore pattern '{pattern}', so it would never be "
+                        f"{name!r} matches ignore pattern {pattern!r}, so it would never be "
                         "managed; remove the entry or narrow the pattern",
                     )
     return problems
@@ -365,7 +371,7 @@ def _duplicate_name_problems(data: dict[str, Any], positions: _Positions) -> lis
         line, column = positions.nearest(location)
         if name in first_line_of:
             message = (
-                f"duplicate widget name '{name}' (also on line {first_line_of[name]}); "
+                f"duplicate widget name {name!r} (also on line {first_line_of[name]}); "
                 "names identify widgets, so each must be unique in the file unless every "
                 "entry with the name pins a 'sitekey:'"
             )

@@ -351,3 +351,18 @@ async def test_a_create_that_keeps_failing_gives_up_within_the_budget():
     assert post.call_count == listed.call_count  # every unknown outcome was checked, once
     assert time.sleeps == [0.5, 1.0, 2.0, 4.0]  # backing off, not hammering
     assert time.now <= 10
+
+
+@respx.mock
+async def test_a_create_whose_check_fails_says_the_widget_may_exist():
+    from turnstile_sync.errors import OutcomeUnknownError
+
+    time = FakeTime()
+    respx.post(WIDGETS).mock(side_effect=httpx.RemoteProtocolError("dropped"))
+    respx.get(WIDGETS).mock(return_value=unavailable(503))
+    async with client(time, retry=RetryPolicy(max_retry_time=3)) as api:
+        with pytest.raises(OutcomeUnknownError) as caught:
+            await api.create_widget(BODY)
+    message = str(caught.value)
+    assert "create 'login': the outcome is unknown" in message
+    assert "It may exist: run plan again" in message and "get-secret" in message

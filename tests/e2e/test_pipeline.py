@@ -258,3 +258,24 @@ def test_validate_takes_several_files(write_spec):
     assert result.exit_code == 1
     assert "good.yaml: valid (1 widget)." in result.stdout
     assert "bad.yaml" in result.stderr
+
+
+def test_a_malformed_base_url_fails_at_once(write_spec):
+    env = {"CLOUDFLARE_BASE_URL": "ftp://example.invalid", "CLOUDFLARE_API_TOKEN": "t"}
+    result = run_cli(["plan", str(write_spec(spec_text(entry("a"))))], env=env)
+    assert result.exit_code == 1
+    assert "CLOUDFLARE_BASE_URL 'ftp://example.invalid' is not an http(s) URL" in result.stderr
+
+
+def test_step_summary_cap_is_counted_in_bytes(write_spec, target, tmp_path):
+    from turnstile_sync.render.github import STEP_SUMMARY_LIMIT
+
+    for index in range(19):  # the emulator's free plan holds 20
+        seed(target.db, name=f"виджет-{'ж' * 60}-{index}")
+    summary = tmp_path / "summary.md"
+    summary.write_bytes(b"x" * (STEP_SUMMARY_LIMIT - 4000))
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    text = spec_text(entry("a"), max_deletes=100, prune=True)
+    assert target.run(["plan", str(write_spec(text)), "--force"], env=env).exit_code == 0
+    assert summary.stat().st_size <= STEP_SUMMARY_LIMIT
+    assert summary.stat().st_size > STEP_SUMMARY_LIMIT - 4000  # something was written

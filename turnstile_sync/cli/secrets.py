@@ -89,7 +89,7 @@ def rotate_secret(
     target = connection.target
     widget = asyncio.run(_find(target, account, name))
     click.echo(
-        f"Rotating the secret of '{widget.name}' ({widget.sitekey}) in account {account}.\n"
+        f"Rotating the secret of {widget.name!r} ({widget.sitekey}) in account {account}.\n"
         + (IMMEDIATE_EXPLANATION if invalidate_immediately else GRACE_EXPLANATION),
         err=True,
     )
@@ -109,7 +109,7 @@ def rotate_secret(
     asyncio.run(rotate())
     where = f"written to {sink.path} (mode 0600)" if sink else "not saved (no --secrets-out)"
     click.echo(
-        f"Rotated the secret of '{widget.name}' ({widget.sitekey}); the new secret was {where}."
+        f"Rotated the secret of {widget.name!r} ({widget.sitekey}); the new secret was {where}."
     )
     return EXIT_OK
 
@@ -135,7 +135,7 @@ def get_secret(
         async with open_client(account, target) as client:
             detail = await client.get_widget(widget.sitekey)
         secret_handler(sink)(detail.name, detail.sitekey, detail.secret)
-        return f"'{detail.name}' ({detail.sitekey})"
+        return f"{detail.name!r} ({detail.sitekey})"
 
     described = asyncio.run(fetch())
     click.echo(f"Wrote the secret of {described} to {sink.path} (mode 0600).")

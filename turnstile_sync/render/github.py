@@ -65,13 +65,13 @@ def destructive_annotations(plan: Plan, loaded: LoadedSpec) -> list[str]:
         if action.kind is ActionKind.REPLACE:
             line = loaded.line_of(action.name)
             message = (
-                f"replaces '{action.name}' ({action.sitekey}): {action.reason}; pages using the "
+                f"replaces {action.name!r} ({action.sitekey}): {action.reason}; pages using the "
                 "old sitekey stop working when it is deleted"
             )
         else:
             line = prune_line
             message = (
-                f"deletes '{action.name}' ({action.sitekey}): {action.reason}; pages using it "
+                f"deletes {action.name!r} ({action.sitekey}): {action.reason}; pages using it "
                 "stop working"
             )
         warnings.append(_command("warning", loaded.source, line, message))
@@ -86,7 +86,11 @@ def append_step_summary(plan: Plan) -> None:
     summary = Path(path)
     used = summary.stat().st_size if summary.exists() else 0
     room = min(markdown.GITHUB_COMMENT_LIMIT, STEP_SUMMARY_LIMIT - used - 1)
-    if room < 1_000:
-        return
-    with summary.open("a", encoding="utf-8") as handle:
-        handle.write(markdown.render(plan, limit=room) + "\n")
+    limit = room
+    while limit >= 1_000:
+        encoded = (markdown.render(plan, limit=limit) + "\n").encode("utf-8")
+        if len(encoded) <= room:  # the cap is in bytes; non-ASCII names take more than one
+            with summary.open("ab") as handle:
+                handle.write(encoded)
+            return
+        limit -= len(encoded) - room

@@ -98,16 +98,31 @@ def render(
         actions = [a for a in plan.actions if a.kind is kind]
         if actions:
             _section(budget, kind, actions)
-    if plan.unmanaged:
-        budget.add(
-            f"\n<details><summary>Unmanaged: {len(plan.unmanaged)} live widget(s) not in the "
-            "spec, left alone</summary>\n"
-        )
-        for widget in plan.unmanaged:
-            if not budget.add(f"- {_code(widget.name)} ({_code(widget.sitekey)})"):
-                break
-        budget.add("\n</details>")
-    return "\n".join(budget.parts) + _footer(budget.left_out)
+    unmanaged_left_out = _unmanaged(budget, plan)
+    return "\n".join(budget.parts) + _footer(budget.left_out, unmanaged_left_out)
+
+
+def _unmanaged(budget: _Budget, plan: Plan) -> int:
+    """The unmanaged list, folded; returns how many did not fit."""
+    if not plan.unmanaged:
+        return 0
+    opening = (
+        f"\n<details><summary>Unmanaged: {len(plan.unmanaged)} live widget(s) not in the "
+        "spec, left alone</summary>\n"
+    )
+    closing = "\n</details>"
+    if not budget.fits(opening + closing):
+        return len(plan.unmanaged)
+    budget.add(opening)
+    shown = 0
+    for widget in plan.unmanaged:
+        line = f"- {_code(widget.name)} ({_code(widget.sitekey)})"
+        if not budget.fits(line + closing):
+            break
+        budget.add(line)
+        shown += 1
+    budget.add(closing)
+    return len(plan.unmanaged) - shown
 
 
 def _warning(budget: _Budget, destructive: list[Action]) -> None:
@@ -170,12 +185,15 @@ def _details(budget: _Budget, kind: ActionKind, actions: Iterable[Action]) -> No
     budget.add("\n</details>")
 
 
-def _footer(left_out: Counter[ActionKind]) -> str:
-    if not sum(left_out.values()):
-        return "\n"
+def _footer(left_out: Counter[ActionKind], unmanaged: int) -> str:
     total = sum(left_out.values())
-    detail = ", ".join(f"{count} {kind.value}" for kind, count in left_out.items() if count)
+    if not total and not unmanaged:
+        return "\n"
+    parts = [f"{count} {kind.value}" for kind, count in left_out.items() if count]
+    if unmanaged:
+        parts.append(f"{unmanaged} unmanaged")
     return (
-        f"\n\n> [!NOTE]\n> {total} more action(s) are not shown ({detail}): the comment would pass "
-        "GitHub's 65,536-character limit. The full plan is in the job log and the plan file.\n"
+        f"\n\n> [!NOTE]\n> {total} more action(s) are not shown ({', '.join(parts)}): the "
+        "comment would pass GitHub's 65,536-character limit. The full plan is in the job log "
+        "and the plan file.\n"
     )
