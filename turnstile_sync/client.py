@@ -99,11 +99,6 @@ class TurnstileClient:
         return self._caller.retries
 
     @property
-    def rate_limit_wait(self) -> float:
-        """Seconds spent waiting to stay under the rate limit."""
-        return self._caller.budget.waited if self._caller.budget is not None else 0.0
-
-    @property
     def _widgets_path(self) -> str:
         return f"accounts/{self.account_id}/challenges/widgets"
 

@@ -58,8 +58,3 @@ def _refuse_url_parts(raw: str, value: str) -> None:
         raise ValueError(f"{raw!r} includes a path; write the hostname only")
     if "*" in value:
         raise ValueError(f"{raw!r} is a wildcard; Turnstile hostnames cover subdomains already")
-
-
-def normalise_domains(raw: list[str]) -> tuple[str, ...]:
-    """Domains as Cloudflare treats them: a set, returned in alphabetical order."""
-    return tuple(sorted({normalise_hostname(item) for item in raw}))

@@ -27,7 +27,6 @@ from turnstile_sync.defaults import (
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from turnstile_sync.actions import Plan
     from turnstile_sync.client import TurnstileClient
     from turnstile_sync.connection import Target
     from turnstile_sync.secrets_sink import SecretsSink
@@ -213,11 +212,3 @@ def secret_handler(sink: SecretsSink | None) -> Callable[[str, str, SecretStr], 
             sink.record(name, sitekey, secret)
 
     return handle
-
-
-def render_plan(plan: Plan, header: str) -> None:
-    from turnstile_sync.render.text import make_console
-    from turnstile_sync.render.text import render_plan as render
-
-    click.echo(header, err=True)
-    render(plan, make_console())
