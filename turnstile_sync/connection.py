@@ -49,7 +49,7 @@ class Target:
     ) -> Target:
         env = os.environ if environ is None else environ
         base_url = env.get("CLOUDFLARE_BASE_URL", "").strip() or DEFAULT_BASE_URL
-        if not base_url.startswith(("https://", "http://")):
+        if not emulator and not base_url.startswith(("https://", "http://")):
             raise ConfigError(
                 f"CLOUDFLARE_BASE_URL {base_url!r} is not an http(s) URL, for example "
                 "https://api.cloudflare.com/client/v4"

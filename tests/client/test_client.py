@@ -10,6 +10,7 @@ import pytest
 import respx
 from pydantic import SecretStr
 
+from tests.factories import widget_json
 from tests.fake_time import FakeTime
 from turnstile_sync.client import DEFAULT_BASE_URL, Credentials, TurnstileClient
 from turnstile_sync.errors import ApiError, ApiUnreachableError, ConfigError, RetriesExhaustedError
@@ -23,20 +24,12 @@ TOKEN = "tok-very-secret-123"
 
 
 def item(index: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "sitekey": f"0x4AAAAAAA{index:014d}",
-        "name": f"widget {index}",
-        "mode": "managed",
-        "domains": ["b.example.com", "A.example.com"],
-        "region": "world",
-        "clearance_level": "no_clearance",
-        "bot_fight_mode": False,
-        "ephemeral_id": False,
-        "offlabel": False,
-        "created_on": "2026-01-01T00:00:00.000000Z",
-        "modified_on": "2026-01-01T00:00:00.000000Z",
+    return widget_json(
+        f"0x4AAAAAAA{index:014d}",
+        f"widget {index}",
+        domains=["b.example.com", "A.example.com"],
         **extra,
-    }
+    )
 
 
 def envelope(result: Any, **extra: Any) -> dict[str, Any]:

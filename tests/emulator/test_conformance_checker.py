@@ -5,20 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conformance import check_exchange
+from tests.factories import widget_json
 
-WIDGET = {
-    "sitekey": "0x4AAAAAAAabcdefghijklmn",
-    "name": "login",
-    "mode": "managed",
-    "domains": ["example.com"],
-    "region": "world",
-    "clearance_level": "no_clearance",
-    "bot_fight_mode": False,
-    "ephemeral_id": False,
-    "offlabel": False,
-    "created_on": "2026-01-01T00:00:00.000000Z",
-    "modified_on": "2026-01-01T00:00:00.000000Z",
-}
+WIDGET = widget_json("0x4AAAAAAAabcdefghijklmn", "login")
 PATH = "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/challenges/widgets"
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.factories import widget_json
 from turnstile_sync.actions import REGION_IMMUTABLE_REASON, ActionKind, FieldChange
 from turnstile_sync.errors import PlanError
 from turnstile_sync.models import LiveWidget, Spec
@@ -15,21 +16,7 @@ ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 
 
 def live(name: str, sitekey: str, **fields: Any) -> LiveWidget:
-    values: dict[str, Any] = {
-        "sitekey": sitekey,
-        "name": name,
-        "mode": "managed",
-        "domains": ["example.com"],
-        "region": "world",
-        "clearance_level": "no_clearance",
-        "bot_fight_mode": False,
-        "ephemeral_id": False,
-        "offlabel": False,
-        "created_on": "2026-01-01T00:00:00.000000Z",
-        "modified_on": "2026-01-01T00:00:00.000000Z",
-    }
-    values.update(fields)
-    return LiveWidget.model_validate(values)
+    return LiveWidget.model_validate(widget_json(sitekey, name, **fields))
 
 
 def spec(*widgets: dict[str, Any], **top: Any) -> Spec:
