@@ -172,9 +172,7 @@ def test_finishing_a_replacement_obeys_protection_and_guards(write_spec, target)
     assert len(live_widgets(target.db)) == 1
 
 
-def test_same_named_widgets_that_are_not_halves_of_a_replacement_stay_ambiguous(
-    write_spec, target
-):
+def test_same_named_widgets_that_are_not_halves_of_a_replacement_stay_ambiguous(write_spec, target):
     # Unrelated widgets for two sites: they differ in more than the region.
     seed(target.db, name="checkout", region="world", domains=["a.example"])
     seed(target.db, name="checkout", region="china", domains=["b.example"])
