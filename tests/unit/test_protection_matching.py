@@ -75,6 +75,8 @@ def test_a_pattern_still_matches_everything_its_glob_matches(pattern, name):
         ("checkout", "check\u00adout"),  # soft hyphen
         ("checkout", "\u202echeckout"),  # right-to-left override
         ("checkout", "checkout\ufe0f"),  # variation selector
+        ("checkout", "\u2066checkout\u2069"),  # bidi isolate
+        ("checkout", "check\u034fout"),  # combining grapheme joiner
         ("CHECK*", "checkout"),
         ("café*", NFD),
         (WIDE_CHECK_STAR, "checkout"),  # a full-width star is a star once folded
