@@ -67,6 +67,8 @@ class Plan:
     observed: tuple[LiveWidget, ...] = field(default=(), repr=False)
     """Every live widget (ignored ones too) the plan was made against. Apply uses it to tell a
     widget it created apart from one that already existed."""
+    warnings: tuple[str, ...] = ()
+    """Things a reviewer should know that are not actions, e.g. look-alike names."""
 
     @property
     def has_changes(self) -> bool:

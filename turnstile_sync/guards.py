@@ -8,10 +8,10 @@ account) yield to ``--force``, because a large clean-up is sometimes exactly wha
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from turnstile_sync import name_rules
 from turnstile_sync.actions import Action, ActionKind, Plan
 from turnstile_sync.errors import GuardError
 from turnstile_sync.models import LiveWidget, Spec
@@ -48,20 +48,69 @@ def enforce_guards(
 
 
 def protection_rule(action: Action, protection: Protection) -> str | None:
-    """Why the widget this action removes is protected, or None."""
-    if action.kind is ActionKind.REPLACE and action.name in protection.entries:
-        return f"'protect: true' on its entry {action.name!r}"
+    """Why the widget this action removes is protected, or None.
+
+    Both the action's name and the live widget's name are checked, since a plan may name a
+    widget differently from how the account does.
+    """
+    names = [action.name]
+    if action.live is not None and action.live.name != action.name:
+        names.append(action.live.name)
+    return _rule_covering(names, action.sitekey, protection)
+
+
+def _rule_covering(names: Sequence[str], sitekey: str | None, protection: Protection) -> str | None:
+    """The first rule that protects a widget with one of ``names`` or ``sitekey``.
+
+    A 'protect: true' entry protects its name (literally, not as a glob); 'protected' entries
+    are names, sitekeys or globs. Both compare folded names (see turnstile_sync.name_rules), so
+    a look-alike of a protected name is protected too; the message then says why it matched.
+    """
+    for entry in protection.entries:
+        for name in names:
+            if entry == name:
+                return f"'protect: true' on its entry {entry!r}"
+            if name_rules.folded(entry) == name_rules.folded(name):
+                return f"'protect: true' on the entry {entry!r}{_FOLDED_NOTE}"
     for pattern in protection.patterns:
-        if action.sitekey == pattern or fnmatch.fnmatchcase(action.name, pattern):
-            return f"'protected: [{pattern}]' in the spec"
-        if action.live is not None and fnmatch.fnmatchcase(action.live.name, pattern):
-            return f"'protected: [{pattern}]' in the spec"
+        for candidate in (*names, *((sitekey,) if sitekey else ())):
+            match = name_rules.matching(pattern, candidate)
+            if match is not None:
+                note = _FOLDED_NOTE if match is name_rules.Match.FOLDED else ""
+                return f"'protected: [{pattern}]' in the spec{note}"
+    return None
+
+
+_FOLDED_NOTE = " (matched once case and Unicode normalisation are ignored)"
+
+
+def _renamed(action: Action) -> tuple[str, str] | None:
+    """(old, new) when an update renames its widget."""
+    if action.kind is not ActionKind.UPDATE:
+        return None
+    for change in action.changes:
+        if change.field == "name" and change.before != change.after:
+            return str(change.before), str(change.after)
     return None
 
 
 def protection_refusals(plan: Plan, protection: Protection) -> list[str]:
+    """Deletes and replacements of protected widgets, and renames that would strip a widget
+    of its protection (after which a later prune could delete it unguarded)."""
     refusals = []
     for action in plan.actions:
+        renamed = _renamed(action)
+        if renamed is not None:
+            old, new = renamed
+            rule = _rule_covering([old], action.sitekey, protection)
+            if rule is not None and _rule_covering([new], action.sitekey, protection) is None:
+                refusals.append(
+                    f"refusing to rename {old!r} ({action.sitekey}) to {new!r}: {old!r} is "
+                    f"protected by {rule}, and no rule protects {new!r}, so the widget would "
+                    "lose its protection. --force does not lift protection; protect the new "
+                    "name first ('protect: true' on its entry, or add it to 'protected')."
+                )
+            continue
         if not action.is_destructive:
             continue
         rule = protection_rule(action, protection)

@@ -1,16 +1,20 @@
 """plan(spec, live) -> Plan: a pure function, so every reconcile rule is unit-testable offline.
 
 Identity is the widget name, or the sitekey when an entry pins one. Cloudflare does not keep
-names unique, so a name that matches several live widgets is refused rather than guessed.
+names unique, so a name that matches several live widgets is refused rather than guessed, with
+one narrow exception: the two halves of a replacement that was interrupted between its create
+and its delete (see _interrupted_replacement). Names that differ only by case or Unicode
+normalisation are different identities, but the plan warns about them.
 """
 
 from __future__ import annotations
 
-import fnmatch
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from turnstile_sync import name_rules
 from turnstile_sync.actions import REGION_IMMUTABLE_REASON, Action, ActionKind, FieldChange, Plan
 from turnstile_sync.errors import PlanError
 from turnstile_sync.guards import enforce_guards
@@ -32,9 +36,10 @@ def plan(
     plan is refused: protected widgets always, the other guards unless ``force``.
     """
     account = account_id or spec.account_id or ""
-    ignored = tuple(w for w in live if _is_ignored(w.name, spec.ignore))
-    considered = [w for w in live if not _is_ignored(w.name, spec.ignore)]
-    matches, problems = _match(spec, considered, ignored)
+    is_ignored = [name_rules.first_match(spec.ignore, w.name) is not None for w in live]
+    ignored = tuple(w for w, skip in zip(live, is_ignored, strict=True) if skip)
+    considered = [w for w, skip in zip(live, is_ignored, strict=True) if not skip]
+    matches, finishing, problems = _match(spec, considered, ignored)
 
     actions: list[Action] = []
     unchanged: list[str] = []
@@ -49,8 +54,10 @@ def plan(
         else:
             actions.append(action)
 
-    matched = {w.sitekey for w in matches.values()}
+    actions += finishing
+    matched = {w.sitekey for w in matches.values()} | {a.sitekey for a in finishing}
     leftovers = tuple(w for w in considered if w.sitekey not in matched)
+    warnings = _look_alike_warnings(spec, matches, leftovers)
     unmanaged: tuple[LiveWidget, ...] = leftovers
     if spec.prune:
         unmanaged = ()
@@ -73,13 +80,10 @@ def plan(
         ignored=ignored,
         unchanged=tuple(unchanged),
         observed=tuple(live),
+        warnings=warnings,
     )
     enforce_guards(result, spec, considered, force=force)
     return result
-
-
-def _is_ignored(name: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
 def _apply_order(action: Action) -> int:
@@ -90,9 +94,9 @@ def _apply_order(action: Action) -> int:
 
 def _match(
     spec: Spec, considered: list[LiveWidget], ignored: tuple[LiveWidget, ...]
-) -> tuple[dict[int, LiveWidget], list[str]]:
+) -> tuple[dict[int, LiveWidget], list[Action], list[str]]:
     """Pair each spec entry (by position) with at most one live widget: pins first, then
-    unique names."""
+    unique names. Also returns the deletes that finish interrupted replacements."""
     problems: list[str] = []
     seen_names: set[str] = set()
     for widget in spec.widgets:
@@ -109,11 +113,16 @@ def _match(
     for live_widget in considered:
         if live_widget.sitekey not in claimed:
             by_name[live_widget.name].append(live_widget)
+    finishing: list[Action] = []
     for index, widget in enumerate(spec.widgets):
         if widget.sitekey is not None:
             continue
         candidates = by_name.get(widget.name, [])
-        if len(candidates) > 1:
+        halves = _interrupted_replacement(spec, widget, candidates)
+        if halves is not None:
+            matches[index], old_halves = halves
+            finishing += [_finish_replacement(old, matches[index]) for old in old_halves]
+        elif len(candidates) > 1:
             sitekeys = ", ".join(sorted(w.sitekey for w in candidates))
             problems.append(
                 f"{widget.name!r} matches {len(candidates)} live widgets ({sitekeys}); "
@@ -122,7 +131,100 @@ def _match(
             )
         elif candidates:
             matches[index] = candidates[0]
-    return matches, problems
+    return matches, finishing, problems
+
+
+def _interrupted_replacement(
+    spec: Spec, widget: WidgetSpec, candidates: list[LiveWidget]
+) -> tuple[LiveWidget, list[LiveWidget]] | None:
+    """(new half, old halves) when ``candidates`` are what a replacement killed between its
+    create and its delete leaves behind; None otherwise (then the name is ambiguous).
+
+    The rule deletes a widget nobody pinned, so it is deliberately narrow; anything else stays
+    an ambiguity error for a person to resolve. It holds only when the spec sets the entry's
+    region, exactly one candidate has that region, and every other candidate is what a
+    replacement copies from: identical in every setting but region (a replacement's create
+    copies them all, so two unrelated widgets, say for different sites, differ at least in
+    domains), created before the new half and not modified since it was created (a widget
+    someone made or touched after the replacement started is not a leftover of it).
+    """
+    if len(candidates) < 2:
+        return None
+    region = spec.desired_settings(widget).get("region")
+    if region is None:
+        return None
+    wanted = _plain(region)
+    current = [w for w in candidates if w.region == wanted]
+    if len(current) != 1:
+        return None
+    new = current[0]
+    old_halves = [w for w in candidates if w is not new]
+    if all(_copied_into(old, new) for old in old_halves):
+        return new, old_halves
+    return None
+
+
+def _copied_into(old: LiveWidget, new: LiveWidget) -> bool:
+    """Whether ``new`` looks like the create half of replacing ``old`` with another region."""
+    same = all(getattr(old, f) == getattr(new, f) for f in SETTINGS_FIELDS if f != "region")
+    started = _moment(new.created_on)
+    created = _moment(old.created_on)
+    touched = _moment(old.modified_on)
+    if not same or started is None or created is None or touched is None:
+        return False
+    return created < started and touched <= started
+
+
+def _moment(timestamp: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _finish_replacement(old: LiveWidget, new: LiveWidget) -> Action:
+    return Action(
+        ActionKind.DELETE,
+        old.name,
+        old.sitekey,
+        reason=(
+            f"left over from an interrupted replacement of {old.name!r} "
+            f"(region {old.region} -> {new.region}; the new widget is {new.sitekey})"
+        ),
+        live=old,
+    )
+
+
+def _look_alike_warnings(
+    spec: Spec, matches: dict[int, LiveWidget], leftovers: tuple[LiveWidget, ...]
+) -> tuple[str, ...]:
+    """Spec entries and unmatched live widgets whose names print alike but differ (case,
+    Unicode normalisation): identity stays the exact name, so the plan treats them as two
+    widgets, which is rarely what the person who typed either name meant."""
+    by_folded: dict[str, list[LiveWidget]] = defaultdict(list)
+    for live_widget in leftovers:
+        by_folded[name_rules.folded(live_widget.name)].append(live_widget)
+    warnings = []
+    for index, widget in enumerate(spec.widgets):
+        for other in by_folded.get(name_rules.folded(widget.name), []):
+            if other.name == widget.name:
+                continue
+            matched = matches.get(index)
+            entry_fate = (
+                f"creates {widget.name!r}"
+                if matched is None
+                else f"manages {widget.name!r} as {matched.sitekey}"
+            )
+            live_fate = f"deletes {other.name!r}" if spec.prune else f"leaves {other.name!r} alone"
+            warnings.append(
+                f"live widget {other.name!r} ({other.sitekey}) and spec entry {widget.name!r} "
+                "differ only by case or Unicode normalisation, so they are different widgets "
+                f"to this plan: it {entry_fate} and {live_fate}. If they are one widget, pin it "
+                f"with 'sitekey: {other.sitekey}' on the entry (a rename in place), or make "
+                "the names identical in the spec or the dashboard."
+            )
+    return tuple(warnings)
 
 
 def _match_pins(

@@ -8,7 +8,6 @@ are almost always a copy-paste mistake that would otherwise change a widget unno
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from turnstile_sync import name_rules
 from turnstile_sync.errors import Problem, SpecError
 from turnstile_sync.hostnames import normalise_hostname
 from turnstile_sync.models import (
@@ -318,7 +318,7 @@ def _cross_field_problems(data: dict[str, Any], positions: _Positions) -> list[P
         name = entry.get("name")
         if location[0] == "widgets" and isinstance(name, str):
             for pattern in patterns:
-                if fnmatch.fnmatchcase(name, pattern):
+                if name_rules.matches(pattern, name):
                     report(
                         (*location, "name"),
                         f"{name!r} matches ignore pattern {pattern!r}, so it would never be "

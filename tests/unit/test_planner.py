@@ -214,3 +214,131 @@ def test_plan_is_deterministic_and_does_not_mutate_input():
 def test_account_id_comes_from_argument_or_spec():
     assert plan(spec(), []).account_id == ACCOUNT
     assert plan(spec(), [], account_id="f" * 32).account_id == "f" * 32
+
+
+# Interrupted replacements: a replacement killed between its create and its delete
+
+
+EARLIER = "2026-01-01T00:00:00.000000Z"
+LATER = "2026-01-02T00:00:00.000000Z"
+
+
+def halves(
+    old: dict[str, Any] | None = None, new: dict[str, Any] | None = None
+) -> list[LiveWidget]:
+    """The old (world) and new (china) halves of replacing 'checkout', as the account holds
+    them after the delete never ran."""
+    later = {"region": "china", "created_on": LATER, "modified_on": LATER}
+    return [
+        live("checkout", "0xOLD", **{"region": "world", **(old or {})}),
+        live("checkout", "0xNEW", **{**later, **(new or {})}),
+    ]
+
+
+def test_an_interrupted_replacement_is_finished_by_deleting_the_old_half():
+    result = plan(spec(managed("checkout", region="china")), halves())
+    (action,) = result.actions
+    assert (action.kind, action.sitekey) == (ActionKind.DELETE, "0xOLD")
+    assert action.reason == (
+        "left over from an interrupted replacement of 'checkout' "
+        "(region world -> china; the new widget is 0xNEW)"
+    )
+    assert action.live is not None and action.live.sitekey == "0xOLD"
+    assert result.unchanged == ("checkout",)
+    assert result.unmanaged == ()
+
+
+def test_finishing_a_replacement_also_applies_what_else_the_spec_changed():
+    desired = spec(managed("checkout", mode="invisible"), defaults={"region": "china"})
+    result = plan(desired, halves())
+    assert [(a.kind, a.sitekey) for a in result.actions] == [
+        (ActionKind.UPDATE, "0xNEW"),
+        (ActionKind.DELETE, "0xOLD"),
+    ]
+
+
+def test_every_old_half_of_a_twice_interrupted_replacement_is_deleted():
+    current = [live("checkout", "0xOLDER", region="world"), *halves()]
+    result = plan(spec(managed("checkout", region="china"), max_deletes=2), current)
+    assert [a.sitekey for a in result.actions] == ["0xOLDER", "0xOLD"]
+
+
+@pytest.mark.parametrize(
+    ("desired", "current"),
+    [
+        # The spec does not say which region it wants.
+        (managed("checkout"), halves()),
+        # Not exactly one widget in the wanted region.
+        (managed("checkout", region="china"), halves(old={"region": "china"})),
+        (managed("checkout", region="china"), halves(new={"region": "world"})),
+        # The other widget differs in more than its region: not a copy made by a replacement.
+        (managed("checkout", region="china"), halves(old={"domains": ["other.example"]})),
+        (managed("checkout", region="china"), halves(old={"mode": "invisible"})),
+        (managed("checkout", region="china"), halves(old={"clearance_level": "managed"})),
+        # Made after the widget in the wanted region, so it cannot be what that replaced.
+        (managed("checkout", region="china"), halves(old={"created_on": "2026-01-03T00:00:00Z"})),
+        # Changed after the replacement started: someone still uses it.
+        (managed("checkout", region="china"), halves(old={"modified_on": "2026-01-03T00:00:00Z"})),
+        # Timestamps that cannot be read prove nothing.
+        (managed("checkout", region="china"), halves(old={"created_on": ""})),
+        (managed("checkout", region="china"), halves(new={"created_on": "yesterday"})),
+    ],
+    ids=[
+        "no-region",
+        "two-in-region",
+        "none-in-region",
+        "other-domains",
+        "other-mode",
+        "other-clearance",
+        "old-is-newer",
+        "old-touched-since",
+        "no-created-on",
+        "unreadable-created-on",
+    ],
+)
+def test_same_named_widgets_that_are_not_an_interrupted_replacement_stay_ambiguous(
+    desired, current
+):
+    with pytest.raises(PlanError) as caught:
+        plan(spec(desired), current)
+    assert "'checkout' matches 2 live widgets (0xNEW, 0xOLD)" in str(caught.value)
+
+
+def test_a_pinned_entry_never_finishes_a_replacement():
+    desired = spec(managed("checkout", region="china", sitekey="0xNEW"))
+    result = plan(desired, halves())
+    assert result.actions == ()
+    assert [w.sitekey for w in result.unmanaged] == ["0xOLD"]
+
+
+# Look-alike names
+
+
+def test_a_look_alike_of_a_spec_name_is_a_warning_not_a_silent_create():
+    result = plan(spec(managed("checkout")), [live("Checkout", "0xC")])
+    assert [a.kind for a in result.actions] == [ActionKind.CREATE]
+    assert result.warnings == (
+        "live widget 'Checkout' (0xC) and spec entry 'checkout' differ only by case or Unicode "
+        "normalisation, so they are different widgets to this plan: it creates 'checkout' and "
+        "leaves 'Checkout' alone. If they are one widget, pin it with 'sitekey: 0xC' on the "
+        "entry (a rename in place), or make the names identical in the spec or the dashboard.",
+    )
+
+
+def test_look_alike_warnings_say_what_the_plan_does_with_each():
+    desired = spec(managed("checkout"), managed("cafe\u0301"), prune=True, max_deletes=5)
+    current = [
+        live("checkout", "0xA"),
+        live("CHECKOUT", "0xB"),
+        live("café", "0xC"),
+        live("x", "0xX"),
+    ]
+    warnings = plan(desired, current).warnings
+    assert len(warnings) == 2
+    assert "it manages 'checkout' as 0xA and deletes 'CHECKOUT'" in warnings[0]
+    assert "it creates 'cafe\u0301' and deletes 'caf\u00e9'" in warnings[1]
+
+
+def test_exact_and_unrelated_names_give_no_warning():
+    result = plan(spec(managed("login")), [live("login", "0xA"), live("logins", "0xB")])
+    assert result.warnings == ()

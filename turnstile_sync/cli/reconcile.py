@@ -92,8 +92,12 @@ async def _plan(
     except GuardError as refused:
         if isinstance(refused.plan, Plan):
             view.show(refused.plan, header)  # what was refused, for the reviewer
+            for message in refused.plan.warnings:
+                warn(message)
         raise
     view.show(result, header)
+    for message in result.warnings:
+        warn(message)
     return result
 
 
