@@ -1,10 +1,15 @@
-"""Reviewed plans: a versioned JSON file that `apply --plan` executes exactly, or refuses.
+"""Reviewed plans: a versioned JSON receipt of what `plan --out` showed, never a program.
 
-The file records, for every widget an action touches, a fingerprint of the live state it was
-planned against (``modified_on`` and a digest of its settings). Applying re-reads the account
-and refuses when any of those widgets changed, disappeared, or (for a create) appeared, so what
-runs is exactly what was reviewed. No secret is ever written: widget bodies carry none, and
-live widgets come from the list endpoint, which has none.
+`apply --plan` executes nothing it reads from the file. It re-derives the plan from the spec
+and the live account and applies it only when the document that plan makes (``dump``) equals
+the file's, apart from fields that legitimately differ (``RECEIPT_IGNORES``); otherwise it
+names every difference and changes nothing. An edited file can therefore only be refused.
+
+The file also records, for every widget an action touches, a fingerprint of the live state it
+was planned against (``modified_on`` and a digest of its settings), so a widget that changed,
+disappeared or (for a create) appeared since is reported per widget as "stale" before the
+receipt is compared. No secret is ever written: widget bodies carry none, and live widgets come
+from the list endpoint, which has none.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from turnstile_sync import __version__
 from turnstile_sync.actions import Action, ActionKind, FieldChange, Plan
 from turnstile_sync.errors import TurnstileSyncError
-from turnstile_sync.guards import Protection, protection_refusals
+from turnstile_sync.guards import Protection
 from turnstile_sync.models import LiveWidget, WidgetBody
 
 FORMAT = "turnstile-sync-plan"
-VERSION = 1
+VERSION = 2
+"""2 added the ``guards`` block (max_deletes, and whether the plan was made with --force);
+a version-1 file is refused with "make the plan again"."""
 
 
 class PlanFileError(TurnstileSyncError):
@@ -119,6 +126,12 @@ class _Action(BaseModel):
         return self
 
 
+class _Guards(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    max_deletes: int
+    forced: bool
+
+
 class _WidgetRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -136,20 +149,35 @@ class _Document(BaseModel):
     spec: dict[str, str]
     summary: dict[str, int]
     protection: dict[str, list[str]]
+    guards: _Guards
     actions: list[_Action]
     unmanaged: list[_WidgetRef]
     ignored: list[_WidgetRef]
 
 
 @dataclass(frozen=True)
+class GuardSettings:
+    """The guards a plan was made under: recorded so applying it re-derives under the same."""
+
+    max_deletes: int
+    forced: bool
+    """Whether `plan` was given --force. `apply --plan` lifts guards only when it is given
+    --force itself (its command line is reviewed; the file is not), and the two must agree."""
+
+
+@dataclass(frozen=True)
 class ReviewedPlan:
-    """A plan read back from a file, with what it was planned against."""
+    """A plan file read back: what it says, to be compared with what is re-derived.
+
+    Nothing here is executed. ``plan`` and ``expectations`` serve only the per-widget
+    staleness report; ``document`` is the receipt the re-derived plan must match."""
 
     plan: Plan
     target: str
+    spec_path: str
     spec_sha256: str
     expectations: tuple[Expectation, ...]
-    protection: Protection
+    document: dict[str, Any]
 
 
 def spec_digest(path: str | Path) -> str:
@@ -167,6 +195,7 @@ def dump(
     spec_sha256: str,
     created_at: str,
     protection: Protection,
+    guards: GuardSettings,
 ) -> dict[str, Any]:
     """The plan-file document, keys in a stable order for diffs and reviews."""
     document = _Document(
@@ -179,6 +208,7 @@ def dump(
         spec={"path": spec_path, "sha256": spec_sha256},
         summary={kind.value: plan.count(kind) for kind in ActionKind},
         protection={"patterns": list(protection.patterns), "entries": list(protection.entries)},
+        guards=_Guards(max_deletes=guards.max_deletes, forced=guards.forced),
         actions=[
             _dump_action(action, expected)
             for action, expected in zip(plan.actions, expectations(plan), strict=True)
@@ -219,7 +249,10 @@ def write(path: str | Path, document: dict[str, Any]) -> None:
 
 
 def load(path: str | Path) -> ReviewedPlan:
-    """Read a plan file, refusing anything this version cannot apply exactly."""
+    """Read a plan file, refusing one that is not a well-formed receipt of this version.
+
+    Protection and guards are not judged here: they are evaluated on the re-derived plan,
+    since everything in the file, its protection block included, is editable."""
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -247,24 +280,16 @@ def load(path: str | Path) -> ReviewedPlan:
         unmanaged=tuple(_ref_widget(ref) for ref in document.unmanaged),
         ignored=tuple(_ref_widget(ref) for ref in document.ignored),
     )
-    protection = Protection(
-        tuple(document.protection.get("patterns", [])),
-        tuple(document.protection.get("entries", [])),
-    )
-    refusals = protection_refusals(plan, protection)
-    if refusals:
-        raise PlanFileError(
-            f"{path} would remove protected widgets:\n  - " + "\n  - ".join(refusals)
-        )
     return ReviewedPlan(
         plan=plan,
         target=document.target,
+        spec_path=document.spec.get("path", ""),
         spec_sha256=document.spec.get("sha256", ""),
         expectations=tuple(
             Expectation(item.planned_against, tuple(item.name_taken_by))
             for item in document.actions
         ),
-        protection=protection,
+        document=document.model_dump(mode="json"),
     )
 
 
@@ -326,3 +351,91 @@ def stale_actions(
                 f"the plan (modified_on {planned.modified_on} -> {current.modified_on})"
             )
     return problems
+
+
+RECEIPT_IGNORES = (
+    "root['created_at']",
+    "root['created_by']",
+    "root['spec']['path']",
+    "root['unmanaged']",
+    "root['ignored']",
+)
+"""What may differ between a reviewed file and the re-derived plan: when and by which version
+it was made, the path the spec was read from (its SHA-256 is compared), and the live widgets
+the plan leaves alone, which may come and go without changing what is applied."""
+
+MAX_DIFFERENCES = 12
+"""How many differences a refusal lists; the rest are counted."""
+MAX_VALUE_CHARS = 120
+"""How much of one value a difference line quotes: plan files are user input."""
+
+
+def receipt_differences(reviewed: dict[str, Any], derived: dict[str, Any]) -> list[str]:
+    """Every way the reviewed document differs from the re-derived one, as readable lines.
+
+    deepdiff walks both documents (ordered: actions are applied in order); a change inside a
+    list of plain values (domains, name_taken_by, patterns) is shown as the whole list."""
+    from deepdiff import DeepDiff
+
+    diff = DeepDiff(reviewed, derived, view="tree", exclude_paths=list(RECEIPT_IGNORES))
+    paths: dict[tuple[Any, ...], None] = {}
+    for items in diff.values():
+        for item in items:
+            paths[_rolled_up(tuple(item.path(output_format="list")), reviewed, derived)] = None
+    ordered = sorted(paths, key=lambda p: [(isinstance(k, str), str(k).zfill(9)) for k in p])
+    lines = [
+        f"{_dotted(path)}: {_shown(_at(reviewed, path))} in the file, "
+        f"{_shown(_at(derived, path))} re-derived"
+        for path in ordered[:MAX_DIFFERENCES]
+    ]
+    if len(ordered) > MAX_DIFFERENCES:
+        lines.append(f"... and {len(ordered) - MAX_DIFFERENCES} more difference(s)")
+    return lines
+
+
+_MISSING = object()
+
+
+def _at(document: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        found = (isinstance(document, dict) and isinstance(key, str) and key in document) or (
+            isinstance(document, list) and isinstance(key, int) and 0 <= key < len(document)
+        )
+        if not found:
+            return _MISSING
+        document = document[key]
+    return document
+
+
+def _rolled_up(path: tuple[Any, ...], *documents: Any) -> tuple[Any, ...]:
+    """A list item's path becomes its list's when the list holds plain values."""
+    if path and isinstance(path[-1], int):
+        for document in documents:
+            parent = _at(document, path[:-1])
+            if isinstance(parent, list) and any(isinstance(v, dict | list) for v in parent):
+                return path
+        return path[:-1]
+    return path
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text or "the document"
+
+
+def _shown(value: Any) -> str:
+    if value is _MISSING:
+        return "absent"
+    if isinstance(value, dict) and "kind" in value and "name" in value:
+        sitekey = value.get("sitekey")
+        widget = f"sitekey {sitekey!r}" if sitekey else "new widget"
+        return _bounded(f"{value['kind']} {_bounded(repr(value['name']))} ({widget})")
+    return _bounded(repr(value))
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= MAX_VALUE_CHARS:
+        return text
+    return text[: MAX_VALUE_CHARS - 3] + "..."

@@ -59,19 +59,12 @@ def test_an_edited_plan_cannot_drop_its_fingerprint(write_spec, target, tmp_path
 def test_a_plan_file_rechecks_protection(write_spec, target, tmp_path):
     seed(target.db, name="a")
     seed(target.db, name="keep")
-    plan_file = (
-        make_plan(
-            target, write_spec, tmp_path, spec_text(entry("keep"), prune=True, protected=["a"]) + ""
-        )
-        if False
-        else None
-    )
-    # The guard refuses at plan time; forge what an edited file would say instead.
     plan_file = make_plan(target, write_spec, tmp_path, spec_text(entry("keep"), prune=True))
     edit(plan_file, lambda d: d["protection"].update(patterns=["a"]))
     result = target.run(["apply", "--plan", str(plan_file)])
     assert result.exit_code == 1
-    assert "would remove protected widgets" in result.stderr
+    assert "does not match what the spec and the account give now" in result.stderr
+    assert "protection.patterns: ['a'] in the file, [] re-derived" in result.stderr
     assert names(target.db) == ["a", "keep"]
 
 

@@ -213,13 +213,20 @@ def test_fresh_plan_file_is_applied_exactly_without_asking(write_spec, target, t
     assert made.exit_code == 0
     assert f"apply --plan {plan_file}" in made.stderr
     document = json.loads(plan_file.read_text())
-    assert document["format"] == "turnstile-sync-plan" and document["version"] == 1
+    assert document["format"] == "turnstile-sync-plan" and document["version"] == 2
     assert document["account_id"] == ACCOUNT
     assert [a["kind"] for a in document["actions"]] == ["create", "update"]
     assert document["actions"][1]["planned_against"]["modified_on"]
 
-    # A later spec edit is not applied: the reviewed plan is.
+    # A later spec edit is not applied, and neither is the plan: it is no longer what the
+    # spec gives. Only the reviewed spec, re-derived to the reviewed plan, is applied.
+    reviewed_spec = path.read_text()
     path.write_text(spec_text(entry("login", mode="non-interactive"), entry("new"), entry("extra")))
+    edited = target.run(["apply", "--plan", str(plan_file)])
+    assert edited.exit_code == 1
+    assert f"{path} changed since {plan_file} was made from it" in edited.stderr
+    assert [w["name"] for w in live_widgets(target.db)] == ["login"]
+    path.write_text(reviewed_spec)
     applied = target.run(["apply", "--plan", str(plan_file)])  # no terminal, no --auto-approve
     assert applied.exit_code == 0, applied.stderr
     assert "Apply complete: 2 done." in applied.stdout

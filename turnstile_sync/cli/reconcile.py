@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shlex
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,12 +158,19 @@ def plan_command(
             spec_sha256=planfile.spec_digest(spec_path),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             protection=Protection.of(loaded.spec),
+            guards=planfile.GuardSettings(max_deletes=loaded.spec.max_deletes, forced=force),
         )
         planfile.write(plan_out, document)
-        flags = f" --emulator --emulator-db {target.emulator_db}" if target.emulator else ""
+        flags = [shlex.quote(str(plan_out))]
+        if force:
+            flags.append("--force")
+        if connection.account_id:
+            flags += ["--account-id", shlex.quote(account)]
+        if target.emulator:
+            flags += ["--emulator", "--emulator-db", shlex.quote(str(target.emulator_db))]
         click.echo(
-            f"Plan written to {plan_out}. Apply exactly it with: "
-            f"turnstile-sync apply --plan {plan_out}{flags}",
+            f"Plan written to {plan_out}. Apply exactly it (with the spec it was made from, "
+            f"unchanged) with: turnstile-sync apply --plan {' '.join(flags)}",
             err=True,
         )
     drifted = plan.has_changes or (fail_on_unmanaged and bool(plan.unmanaged))
@@ -177,8 +185,9 @@ def plan_command(
     "--plan",
     "plan_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Apply exactly this reviewed plan (from `plan --out`), without asking again; refused "
-    "if any widget it touches changed since.",
+    help="Apply this reviewed plan (from `plan --out`) without asking again: the plan is "
+    "re-derived from the spec (SPEC, or the one recorded in the file) and the live account, and "
+    "applied only if it is exactly the reviewed one; otherwise refused, naming what differs.",
 )
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @secrets_out_option()
@@ -210,12 +219,14 @@ def apply_command(
     account_id = connection.account_id
     if plan_file is not None:
         spec_given = ctx.get_parameter_source("spec_path") is click.core.ParameterSource.COMMANDLINE
-        reviewed = _load_reviewed(plan_file, account_id, target, spec_path if spec_given else None)
-        view = PlanView(output_format, target.identity, deferred=True)
+        reviewed, loaded = _load_reviewed(plan_file, target, spec_path if spec_given else None)
+        account = _account(account_id, loaded)
+        _check_account(plan_file, reviewed, account)
+        view = PlanView(output_format, target.identity, loaded, deferred=True)
 
         async def run_reviewed() -> tuple[Plan, ApplyReport | None]:
-            async with open_client(reviewed.plan.account_id, target) as client:
-                plan = await _check_reviewed(client, reviewed, plan_file, target, view)
+            async with open_client(account, target) as client:
+                plan = await _rederive(client, reviewed, loaded, plan_file, target, force, view)
                 if not plan.has_changes:
                     return plan, None
                 _warn_if_secrets_unsaved(plan, sink)
@@ -248,32 +259,64 @@ def _cancelled() -> int:
 
 
 def _load_reviewed(
-    plan_file: Path, account_id: str | None, target: Target, spec_path: str | None
-) -> ReviewedPlan:
+    plan_file: Path, target: Target, spec_path: str | None
+) -> tuple[ReviewedPlan, LoadedSpec]:
+    """The reviewed file and the spec to re-derive it from: SPEC if given, else the recorded
+    one. Either must be, byte for byte, the spec the plan was made from."""
     from turnstile_sync import planfile
     from turnstile_sync.planfile import PlanFileError
 
     reviewed = planfile.load(plan_file)
-    account = reviewed.plan.account_id
-    if account_id and account_id != account:
-        raise PlanFileError(f"{plan_file} is a plan for account {account}, not {account_id}")
     if reviewed.target != target.identity:
         raise PlanFileError(
             f"{plan_file} was planned against {reviewed.target}, not {target.identity}; make "
             "the plan against the target you apply to"
         )
-    if spec_path is not None and planfile.spec_digest(spec_path) != reviewed.spec_sha256:
+    recorded = reviewed.spec_path
+    spec = spec_path if spec_path is not None else recorded
+    origin = "given" if spec_path is not None else f"recorded in {plan_file}"
+    click.echo(f"Re-deriving the plan from the spec {spec} ({origin}).", err=True)
+    if planfile.spec_digest(spec) != reviewed.spec_sha256:
+        if spec == recorded:
+            raise PlanFileError(
+                f"{spec} changed since {plan_file} was made from it; plan again and review"
+            )
         raise PlanFileError(
-            f"{spec_path} changed since {plan_file} was made from it; plan again and review"
+            f"{plan_file} was made from the spec {recorded}, and {spec} is not that spec as it "
+            "was (their SHA-256 differ); apply with the spec the plan was made from, or plan "
+            "again and review"
         )
-    return reviewed
+    return reviewed, load_spec(spec)
 
 
-async def _check_reviewed(
-    client: TurnstileClient, reviewed: ReviewedPlan, plan_file: Path, target: Target, view: PlanView
-) -> Plan:
-    from turnstile_sync import planfile
+def _check_account(plan_file: Path, reviewed: ReviewedPlan, account: str) -> None:
+    """The account comes from --account-id, the spec or CLOUDFLARE_ACCOUNT_ID, never the file."""
     from turnstile_sync.planfile import PlanFileError
+
+    if reviewed.plan.account_id != account:
+        raise PlanFileError(
+            f"{plan_file} is a plan for account {reviewed.plan.account_id}, not {account} (the "
+            "account this apply resolves from --account-id, the spec's account_id or "
+            "CLOUDFLARE_ACCOUNT_ID)"
+        )
+
+
+async def _rederive(
+    client: TurnstileClient,
+    reviewed: ReviewedPlan,
+    loaded: LoadedSpec,
+    plan_file: Path,
+    target: Target,
+    force: bool,
+    view: PlanView,
+) -> Plan:
+    """Plan again from the spec and the live account; return that plan only if it is the
+    reviewed one. Stale widgets are reported first, per widget; then every other difference.
+    Protection and guards are those of the re-derived plan (``plan`` raises GuardError)."""
+    from turnstile_sync import planfile
+    from turnstile_sync.guards import Protection
+    from turnstile_sync.planfile import PlanFileError
+    from turnstile_sync.planner import plan as derive
 
     live = await client.list_widgets()
     stale = planfile.stale_actions(reviewed.plan.actions, reviewed.expectations, live)
@@ -283,11 +326,30 @@ async def _check_reviewed(
             f"{plan_file} is stale: {len(stale)} widget(s) changed since it was made:\n"
             f"{listing}\nNothing was changed. Make a new plan and review it."
         )
-    view.show(
-        reviewed.plan,
-        f"{plan_file}: reviewed plan; " + describe_target(client.account_id, target, len(live)),
+    derived = derive(loaded.spec, live, account_id=client.account_id, force=force)
+    document = planfile.dump(
+        derived,
+        target=target.identity,
+        spec_path=loaded.source,
+        spec_sha256=reviewed.spec_sha256,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        protection=Protection.of(loaded.spec),
+        guards=planfile.GuardSettings(max_deletes=loaded.spec.max_deletes, forced=force),
     )
-    return dataclasses.replace(reviewed.plan, observed=tuple(live))
+    differences = planfile.receipt_differences(reviewed.document, document)
+    if differences:
+        listing = "\n".join(f"  - {line}" for line in differences)
+        raise PlanFileError(
+            f"{plan_file} does not match what the spec and the account give now:\n{listing}\n"
+            "Nothing was changed. A plan file is a receipt: only the plan re-derived from the "
+            "spec and the account is ever applied. Make a new plan and review it."
+        )
+    view.show(
+        derived,
+        f"{plan_file}: reviewed plan, re-derived and matching; "
+        + describe_target(client.account_id, target, len(live)),
+    )
+    return derived
 
 
 async def _still_as_reviewed(client: TurnstileClient, plan: Plan) -> None:
