@@ -349,6 +349,8 @@ async def _rederive(
         f"{plan_file}: reviewed plan, re-derived and matching; "
         + describe_target(client.account_id, target, len(live)),
     )
+    for message in derived.warnings:
+        warn(message)
     return derived
 
 
