@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import select
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -99,34 +101,92 @@ def run_in_terminal(
 
 
 @contextmanager
-def served_emulator(db_path: Path, *extra: str) -> Iterator[str]:
-    """Run `turnstile-sync emulator serve` on a free loopback port; stop it afterwards."""
+def served_emulator(db_path: Path, *extra: str, stderr: Path | None = None) -> Iterator[str]:
+    """Run `turnstile-sync emulator serve` on a free loopback port; stop it afterwards.
+
+    The server's stderr goes to a file (``stderr``, or a temporary one), never to a pipe
+    nobody reads: a chatty server would otherwise block once the pipe's buffer is full.
+    """
     port = free_port()
-    process = subprocess.Popen(
-        cli_command("emulator", "serve", "--port", str(port), "--db", str(db_path), *extra),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=clean_env(),
-    )
-    base_url = f"http://127.0.0.1:{port}/client/v4"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/__emulator/stats", timeout=1)  # not counted
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    stderr = process.stderr.read().decode() if process.stderr else ""
-                    raise RuntimeError(f"emulator did not start: {stderr}") from None
-                time.sleep(0.05)
-        yield base_url
-    finally:
-        process.terminate()
+    with contextlib.ExitStack() as stack:
+        log = (
+            stack.enter_context(stderr.open("w+b"))
+            if stderr is not None
+            else stack.enter_context(tempfile.TemporaryFile())
+        )
+        process = subprocess.Popen(
+            cli_command("emulator", "serve", "--port", str(port), "--db", str(db_path), *extra),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=clean_env(),
+        )
+        base_url = f"http://127.0.0.1:{port}/client/v4"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    # Any answer means it is up (403 when it needs a token); not counted.
+                    httpx.get(f"http://127.0.0.1:{port}/__emulator/stats", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        output = log.read().decode(errors="replace")
+                        raise RuntimeError(f"emulator did not start: {output}") from None
+                    time.sleep(0.05)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_for_text(path: Path, text: str, timeout: float = 10) -> str:
+    """Poll a file another process writes until it contains ``text``; return the file's text.
+
+    ``timeout`` only bounds a failure; the wait ends as soon as the text is there.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        content = path.read_text(errors="replace") if path.exists() else ""
+        if text in content:
+            return content
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{text!r} did not appear in {path} within {timeout} s:\n{content}"
+            )
+        time.sleep(0.02)
+
+
+def raw_http(base_url: str, request: bytes, *, read: bool = True, timeout: float = 10) -> bytes:
+    """Send bytes over a fresh loopback socket and read until the server has answered.
+
+    For what httpx will not send: a Content-Length the body does not meet, a client that hangs
+    up mid-request. Reading stops once a whole response (by its Content-Length) is in.
+    """
+    address = httpx.URL(base_url)
+    with socket.create_connection((address.host, address.port or 80), timeout=timeout) as sock:
+        sock.sendall(request)
+        if not read:
+            return b""
+        answer = b""
+        while True:
+            head, separator, body = answer.partition(b"\r\n\r\n")
+            if separator:
+                length = next(
+                    (
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    None,
+                )
+                if length is not None and len(body) >= length:
+                    return answer
+            chunk = sock.recv(65536)
+            if not chunk:
+                return answer
+            answer += chunk

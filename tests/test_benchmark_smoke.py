@@ -1,11 +1,23 @@
-"""The benchmark harness at tiny sizes, so it cannot rot. Counts are checked; times are not."""
+"""The benchmark harness at tiny sizes, so it cannot rot.
+
+Only what is exact by construction is checked: the rows it reports and the requests each tool
+sends. Times are not, and neither is how many 429s a rate-limited run meets: under a real-time
+limit that depends on scheduling (on a busy machine a request can reach the emulator late and
+land in the same window as a later one), so the harness reports it and the test only checks
+that every 429 was answered by exactly one retry.
+"""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 from tests.conftest import REPO_ROOT
+
+PLAN = "plan, 12 widgets (no changes)"
+APPLY = "apply, 10 updates, 5 ms latency"
+LIMITED = "apply, 10 updates, emulator limit 5/1"
 
 
 def test_bench_smoke_runs_and_counts_requests():
@@ -24,14 +36,30 @@ def test_bench_smoke_runs_and_counts_requests():
         if line.startswith("| ") and not line.startswith("| scenario")
         for cells in [line.split("|")]
     }
+    assert set(rows) == {
+        ("plan, 5 widgets (no changes)", "turnstile-sync"),
+        ("plan, 5 widgets (no changes)", "Python SDK script"),
+        ("plan, 5 widgets (no changes)", "Terraform-style refresh"),
+        (PLAN, "turnstile-sync"),
+        (PLAN, "Python SDK script"),
+        (PLAN, "Terraform-style refresh"),
+        (APPLY, "turnstile-sync"),
+        (APPLY, "Python SDK script"),
+        (LIMITED, "turnstile-sync"),
+        ("start-up: --help", "turnstile-sync"),
+        ("start-up: validate example", "turnstile-sync"),
+    }
+    for cells in rows.values():
+        float(cells[4])  # wall seconds and peak MB are reported as numbers, never checked
+        float(cells[5])
     requests = {key: int(cells[3].replace(",", "")) for key, cells in rows.items()}
-    assert requests[("plan, 12 widgets (no changes)", "turnstile-sync")] == 1
-    assert (
-        requests[("plan, 12 widgets (no changes)", "Python SDK script")] == 2
-    )  # 25 a page, then an empty page
-    assert requests[("plan, 12 widgets (no changes)", "Terraform-style refresh")] == 12
-    assert (
-        requests[("apply, 10 updates, 5 ms latency", "turnstile-sync")] == 11
-    )  # one list, ten PUTs
-    limited = rows[("apply, 10 updates, emulator limit 5/1", "turnstile-sync")]
-    assert "429s received: 0" in limited[9]
+    # Without a rate limit or faults, each count follows from the tool's design alone.
+    assert requests[(PLAN, "turnstile-sync")] == 1
+    assert requests[(PLAN, "Python SDK script")] == 2  # 25 a page, then an empty page
+    assert requests[(PLAN, "Terraform-style refresh")] == 12
+    assert requests[(APPLY, "turnstile-sync")] == 11  # one list, ten PUTs
+    # Under the 5/1 limit: the same eleven, plus one retry for each 429 met (a 429 changes
+    # nothing), however many scheduling caused.
+    refused = re.search(r"429s received: (\d+)", rows[(LIMITED, "turnstile-sync")][9])
+    assert refused is not None, rows[(LIMITED, "turnstile-sync")]
+    assert requests[(LIMITED, "turnstile-sync")] == 11 + int(refused.group(1))

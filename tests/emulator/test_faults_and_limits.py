@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -139,13 +139,19 @@ async def test_drop_fault_performs_the_mutation_then_drops_the_connection(tmp_pa
     assert [w["name"] for w in listed] == ["login"]
 
 
-async def test_latency_delays_each_request():
+async def test_latency_delays_each_request(monkeypatch: pytest.MonkeyPatch):
+    # The emulator's waits are recorded, not timed: a stopwatch would measure the machine.
+    waits: list[float] = []
+
+    async def recorded_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", recorded_sleep)
     async with emulator(faults=Faults(latency_ms=60)) as http:
-        started = time.monotonic()
-        await http.get(WIDGETS)
-        await http.get(WIDGETS)
-        elapsed = time.monotonic() - started
-    assert elapsed >= 0.12  # a lower bound: sleeping never ends early
+        first = await http.get(WIDGETS)
+        second = await http.post(WIDGETS, json=BODY)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert waits == [0.06, 0.06]
 
 
 async def test_seed_makes_faults_and_keys_reproducible():

@@ -24,7 +24,8 @@ def emulator() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_EMULATOR_DB,
     show_default=True,
-    help="SQLite state file (the same default as --emulator-db), or :memory:.",
+    help="SQLite state file (the same default as --emulator-db), or :memory:. It holds "
+    "secrets, so it is kept owner-only (0600) and directories created for it are 0700.",
 )
 @click.option(
     "--plan",
@@ -38,8 +39,9 @@ def emulator() -> None:
 @click.option(
     "--token",
     envvar="TURNSTILE_SYNC_EMULATOR_TOKEN",
-    help="Accept only 'Authorization: Bearer TOKEN'. Without it any well-formed credentials "
-    "are accepted; missing ones are refused (403), as Cloudflare does.",
+    help="Accept only 'Authorization: Bearer TOKEN', on every route including the stats "
+    "endpoint. Without it any well-formed credentials are accepted; missing ones are refused "
+    "(403), as Cloudflare does.",
 )
 @click.option(
     "--rate-limit",

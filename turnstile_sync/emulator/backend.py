@@ -28,6 +28,7 @@ from turnstile_sync.emulator.errors import (
     EmulatorStateError,
     not_found,
 )
+from turnstile_sync.emulator.statefile import prepare_private_state_file
 
 SCHEMA_VERSION = 2
 _MAX_OFFSET = 2**62
@@ -125,7 +126,7 @@ class Backend:
     ) -> None:
         try:
             if str(path) != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                prepare_private_state_file(Path(path))
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.executescript(_SCHEMA)

@@ -26,6 +26,8 @@ CODE_REGION_IMMUTABLE = 10406
 CODE_ROTATION_IN_GRACE_PERIOD = 10407
 CODE_LIMIT_EXCEEDED = 10408
 CODE_ENTITLEMENT = 10409
+CODE_BODY_TOO_LARGE = 10413
+"""Emulator's choice: a request body over the emulator's cap (HTTP 413)."""
 
 
 class EmulatorError(TurnstileSyncError):
@@ -46,6 +48,19 @@ class EmulatorError(TurnstileSyncError):
 
 class EmulatorStateError(TurnstileSyncError):
     """The emulator's state file cannot be opened or is not an emulator database."""
+
+
+def body_too_large(limit: int) -> EmulatorError:
+    return EmulatorError(
+        413,
+        CODE_BODY_TOO_LARGE,
+        f"request body is larger than the emulator accepts ({_size(limit)})",
+    )
+
+
+def _size(count: int) -> str:
+    mb = 1024 * 1024
+    return f"{count // mb} MB" if count % mb == 0 else f"{count:,} bytes"
 
 
 def invalid(message: str) -> EmulatorError:

@@ -76,7 +76,10 @@ async def _json_body(request: Request) -> Any:
         return {}
     try:
         return json.loads(raw)
-    except ValueError:
+    except RecursionError:
+        # json refuses nesting deeper than the interpreter's recursion limit this way.
+        raise invalid("request body is not valid JSON: nested too deeply") from None
+    except ValueError:  # UnicodeDecodeError included: the body must be UTF-8
         raise invalid("request body is not valid JSON") from None
 
 

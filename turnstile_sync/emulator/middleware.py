@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import logging
 import os
 import random
 from pathlib import Path
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from turnstile_sync.emulator.errors import CODE_AUTH, CODE_RATE_LIMITED, CODE_UNAVAILABLE
+from turnstile_sync.emulator.errors import (
+    CODE_AUTH,
+    CODE_RATE_LIMITED,
+    CODE_UNAVAILABLE,
+    body_too_large,
+)
 from turnstile_sync.emulator.options import EmulatorOptions
 from turnstile_sync.emulator.ratelimit import SlidingWindowLimiter
 from turnstile_sync.emulator.requestlog import append_exchange
@@ -72,17 +79,41 @@ def _credential_key(headers: dict[str, str], options: EmulatorOptions) -> str | 
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            return None
-        if options.token is not None and token != options.token:
-            return None
-        return "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+        accepted = (
+            scheme.lower() == "bearer"
+            and bool(token)
+            and (options.token is None or _same_secret(token, options.token))
+        )
+        return "token:" + hashlib.sha256(token.encode()).hexdigest()[:16] if accepted else None
+    if options.token is not None:
+        return None  # a token means that token, whatever else the request carries
     email, key = headers.get("x-auth-email"), headers.get("x-auth-key")
-    if email and key and options.token is None:
+    if email and key:
         return "email:" + email.lower()
-    if not options.require_auth:
-        return "anonymous"
-    return None
+    return None if options.require_auth else "anonymous"
+
+
+def _same_secret(given: str, expected: str) -> bool:
+    """Constant-time, so response timing does not reveal how much of a guess was right."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+    )
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _declared_length(headers: dict[str, str]) -> int | None:
+    """The Content-Length a client announced; None when absent (chunked) or unreadable."""
+    value = headers.get("content-length", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _request_line(scope: Scope) -> str:
+    """``METHOD /path`` for a log line, with control characters escaped so one stays one."""
+    path = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in scope["path"])
+    return f"{scope['method']} {path}"
 
 
 def _abort_server_connection(send: Send) -> bool:
@@ -123,9 +154,15 @@ class EmulatorMiddleware:
         if scope["path"].rstrip("/") == STATS_PATH:
             await self._stats_endpoint(scope, send)
             return
-        exchange = _Exchange(scope, receive, send)
+        exchange = _Exchange(scope, receive, send, self.options.max_body_bytes)
         try:
             await self._handle(scope, exchange)
+        except asyncio.CancelledError:
+            # The caller gave up (a cancelled task, a server shutting down): worth a line, and
+            # the cancellation must go on.
+            log.warning("request cancelled before it was answered: %s", _request_line(scope))
+            exchange.status = "cancelled"
+            raise
         finally:
             self.stats.record(exchange.operation, exchange.status)
             if self.request_log is not None:
@@ -139,6 +176,14 @@ class EmulatorMiddleware:
         if key is None:
             self.stats.fault("auth_refused")
             await exchange.reply(*_envelope(403, CODE_AUTH, "Authentication error"))
+            return
+        declared = _declared_length(exchange.headers)
+        if declared is not None and declared > self.options.max_body_bytes:
+            # Answered before a byte of the body is read; a chunked body is counted as it
+            # streams in (``_Exchange.receive``).
+            exchange.oversized = True
+            error = body_too_large(self.options.max_body_bytes)
+            await exchange.reply(*_envelope(error.status, *error.errors[0]))
             return
         if self._limiter is not None:
             decision = self._limiter.check(key)
@@ -182,10 +227,15 @@ class EmulatorMiddleware:
             await self.app(
                 scope, exchange.receive, exchange.send_to_client if not drop else exchange.swallow
             )
+        except ClientDisconnect:
+            # Hanging up mid-request is the client's choice, not the emulator's failure.
+            log.warning("client disconnected before the request was read: %s", _request_line(scope))
+            exchange.status = "disconnected"
+            return
         except Exception:
             # Starlette has already answered 500 with the error envelope, then re-raised; the
             # in-process transport must see that answer, not the exception.
-            log.exception("emulator internal error on %s %s", scope["method"], scope["path"])
+            log.exception("emulator internal error on %s", _request_line(scope))
             if exchange.status == 500 and not exchange.response_body:
                 await exchange.reply(*_envelope(500, 10001, "emulator internal error"))
         if drop:
@@ -195,6 +245,13 @@ class EmulatorMiddleware:
                 raise DroppedConnection("connection dropped after the request was performed")
 
     async def _stats_endpoint(self, scope: Scope, send: Send) -> None:
+        """Read (GET) or reset (DELETE) the counters; behind the token like every route."""
+        if (
+            self.options.token is not None
+            and _credential_key(_headers(scope), self.options) is None
+        ):
+            await _respond(send, *_envelope(403, CODE_AUTH, "Authentication error"))
+            return
         method = scope["method"]
         if method == "DELETE":
             self.stats.reset()
@@ -207,23 +264,30 @@ class EmulatorMiddleware:
 class _Exchange:
     """One request passing through: captures what the log and stats need."""
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, scope: Scope, receive: Receive, send: Send, max_body_bytes: int) -> None:
         self.scope = scope
         self.client_send = send
         self._receive = receive
-        self.headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
-        }
+        self._max_body_bytes = max_body_bytes
+        self.headers = _headers(scope)
         self.operation = operation_of(scope["method"], scope["path"])
         self.status: int | str = 500
         self.extra_headers: list[tuple[bytes, bytes]] = []
-        self.request_body = b""
+        self.request_body = bytearray()
+        self.oversized = False
+        """Over the cap: refused with 413, and its body is never logged."""
         self.response_body = b""
 
     async def receive(self) -> Message:
+        """The app's view of the body, cut off with 413 as soon as it exceeds the cap."""
         message = await self._receive()
         if message["type"] == "http.request":
-            self.request_body += message.get("body", b"")
+            chunk = message.get("body", b"")
+            if len(self.request_body) + len(chunk) > self._max_body_bytes:
+                self.oversized = True
+                self.request_body = bytearray()
+                raise body_too_large(self._max_body_bytes)  # the routes answer it with 413
+            self.request_body += chunk
         return message
 
     async def send_to_client(self, message: Message) -> None:
@@ -251,7 +315,7 @@ class _Exchange:
             url_path=self.scope["path"],
             query=self.scope.get("query_string", b"").decode("latin-1"),
             user_agent=self.headers.get("user-agent", ""),
-            request_body=self.request_body,
+            request_body=b"" if self.oversized else bytes(self.request_body),
             status=self.status,
             response_body=self.response_body,
         )

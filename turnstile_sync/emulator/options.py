@@ -13,7 +13,10 @@ from turnstile_sync.emulator.backend import FREE, AccountPlan
 from turnstile_sync.errors import ConfigError
 from turnstile_sync.ratelimit import CLOUDFLARE_RATE_LIMIT, RateLimit
 
-__all__ = ["CLOUDFLARE_RATE_LIMIT", "EmulatorOptions", "Faults", "RateLimit"]
+__all__ = ["CLOUDFLARE_RATE_LIMIT", "MAX_BODY_BYTES", "EmulatorOptions", "Faults", "RateLimit"]
+
+MAX_BODY_BYTES = 1024 * 1024
+"""1 MB: far above any real widget body (254-character name, 200 hostnames)."""
 
 
 @dataclass(frozen=True)
@@ -50,3 +53,5 @@ class EmulatorOptions:
     faults: Faults = field(default_factory=Faults)
     request_log: Path | None = None
     """Append every exchange (secrets redacted, no headers) to this JSON-lines file."""
+    max_body_bytes: int = MAX_BODY_BYTES
+    """Larger request bodies get 413 and are never read whole (a widget body is < 10 kB)."""

@@ -22,12 +22,17 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def _decode(raw: bytes) -> Any:
+def _redacted_json(raw: bytes) -> Any:
+    """The body as JSON with secrets redacted, or as text when it is not (sane) JSON.
+
+    Request bodies are capped (1 MB) before they get here; absurdly nested ones, which the
+    emulator refuses with 400, are kept as text rather than recursed into.
+    """
     if not raw:
         return None
     try:
-        return json.loads(raw)
-    except ValueError:
+        return _redact(json.loads(raw))
+    except (ValueError, RecursionError):
         return raw.decode("utf-8", errors="replace")
 
 
@@ -49,9 +54,9 @@ def append_exchange(
         "path": url_path,
         "query": query,
         "user_agent": user_agent,
-        "request": _redact(_decode(request_body)),
+        "request": _redacted_json(request_body),
         "status": status,
-        "response": _redact(_decode(response_body)),
+        "response": _redacted_json(response_body),
     }
     with path.open("a", encoding="utf-8") as log:
         log.write(json.dumps(record, sort_keys=True) + "\n")
