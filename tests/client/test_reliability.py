@@ -366,3 +366,7 @@ async def test_a_create_whose_check_fails_says_the_widget_may_exist():
     message = str(caught.value)
     assert "create 'login': the outcome is unknown" in message
     assert "It may exist: run plan again" in message and "get-secret" in message
+
+
+def test_backoff_does_not_overflow_after_many_attempts():
+    assert RetryPolicy().backoff(5000, 1.0) == 30.0

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import ACCOUNT, REPO_ROOT, run_cli
 from tests.e2e.conftest import live_widgets, seed
+from tests.e2e.test_safety import entry, spec_text
 from tests.processes import clean_env, cli_command, free_port, run_in_terminal
 
 SPEC = f"""
@@ -280,3 +281,21 @@ def test_unusable_emulator_state_file_is_a_clear_error(write_spec, tmp_path):
     assert result.exit_code == 1
     assert f"cannot use {not_a_db} as the emulator's state file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("token", ["SECRETTOKEN\nX", "SECRÉTTOKEN", "SECRET TOKEN"])
+def test_an_unsendable_token_is_refused_without_echoing_it(write_spec, token):
+    env = {
+        "CLOUDFLARE_API_TOKEN": token,
+        "CLOUDFLARE_BASE_URL": f"http://127.0.0.1:{free_port()}/client/v4",
+    }
+    result = run_cli(["plan", str(write_spec(spec_text(entry("a"))))], env=env)
+    assert result.exit_code == 1
+    assert "CLOUDFLARE_API_TOKEN contains characters that cannot be sent" in result.stderr
+    assert "SECRET" not in result.stderr + result.stdout
+
+
+def test_account_id_flag_that_overrides_the_spec_is_announced(write_spec, target):
+    result = target.run(["plan", str(write_spec(spec_text(entry("a")))), "--account-id", "f" * 32])
+    assert result.exit_code == 0
+    assert f"--account-id {'f' * 32} overrides the spec's account_id ({ACCOUNT})" in result.stderr

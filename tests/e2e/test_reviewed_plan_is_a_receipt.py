@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import ACCOUNT, OTHER_ACCOUNT
 from tests.e2e.conftest import live_widgets, seed
 from tests.e2e.test_safety import entry, names, spec_text
@@ -262,3 +264,99 @@ def test_a_version_1_plan_file_asks_for_a_new_plan(write_spec, target, tmp_path)
     edit(plan_file, old_format)
     stderr = refused_unchanged(target, plan_file)
     assert "is a version 1 plan file" in stderr and "Make the plan again" in stderr
+
+
+def plan_file_for(target, write_spec, tmp_path: Path, text: str) -> Path:
+    """A plan file made by the real CLI from spec ``text``."""
+    plan_file = tmp_path / "plan.json"
+    result = target.run(["plan", str(write_spec(text)), "--out", str(plan_file)])
+    assert result.exit_code == 0, result.stderr
+    return plan_file
+
+
+def test_an_edited_plan_cannot_redirect_a_delete(write_spec, target, tmp_path):
+    for name in ("a", "b", "c"):
+        seed(target.db, name=name)
+    c = next(w for w in live_widgets(target.db) if w["name"] == "c")
+    plan_file = plan_file_for(
+        target, write_spec, tmp_path, spec_text(entry("b"), entry("c"), prune=True)
+    )
+
+    def redirect(document):
+        document["actions"][0]["sitekey"] = c["sitekey"]
+
+    edit(plan_file, redirect)
+    result = target.run(["apply", "--plan", str(plan_file)])
+    assert result.exit_code == 1
+    assert "'sitekey' differs from the widget it was planned against" in result.stderr
+    assert names(target.db) == ["a", "b", "c"]
+
+
+def test_an_edited_plan_cannot_drop_its_fingerprint(write_spec, target, tmp_path):
+    seed(target.db, name="a")
+    seed(target.db, name="b")
+    plan_file = plan_file_for(target, write_spec, tmp_path, spec_text(entry("b"), prune=True))
+    edit(plan_file, lambda d: d["actions"][0].update(planned_against=None))
+    result = target.run(["apply", "--plan", str(plan_file)])
+    assert result.exit_code == 1
+    assert "only a create may lack 'planned_against'" in result.stderr
+    assert names(target.db) == ["a", "b"]
+
+
+def test_a_plan_file_rechecks_protection(write_spec, target, tmp_path):
+    seed(target.db, name="a")
+    seed(target.db, name="keep")
+    plan_file = plan_file_for(target, write_spec, tmp_path, spec_text(entry("keep"), prune=True))
+    edit(plan_file, lambda d: d["protection"].update(patterns=["a"]))
+    result = target.run(["apply", "--plan", str(plan_file)])
+    assert result.exit_code == 1
+    assert "does not match what the spec and the account give now" in result.stderr
+    assert "protection.patterns: ['a'] in the file, [] re-derived" in result.stderr
+    assert names(target.db) == ["a", "keep"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda d: d["actions"][0]["body"].update(colour="red"),
+            "is damaged: actions.0.body.colour",
+        ),
+        (lambda d: d["actions"][0]["body"].pop("domains"), "is damaged: actions.0.body.domains"),
+        (lambda d: d["actions"].append(d["actions"][0]), "an action is listed twice"),
+    ],
+    ids=["extra-key", "missing-domains", "duplicate"],
+)
+def test_damaged_plan_files_are_refused_cleanly(write_spec, target, tmp_path, change, message):
+    plan_file = plan_file_for(target, write_spec, tmp_path, spec_text(entry("new")))
+    edit(plan_file, change)
+    result = target.run(["apply", "--plan", str(plan_file)])
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert "Internal error" not in result.stderr
+    assert live_widgets(target.db) == []
+
+
+def test_a_reviewed_rename_plus_create_is_not_called_stale(write_spec, target, tmp_path):
+    old = seed(target.db, name="login")
+    text = spec_text(entry("login-legacy", f"sitekey: {old['sitekey']}"), entry("login"))
+    plan_file = plan_file_for(target, write_spec, tmp_path, text)
+    result = target.run(["apply", "--plan", str(plan_file)])
+    assert result.exit_code == 0, result.stderr
+    assert names(target.db) == ["login", "login-legacy"]
+
+
+def test_unwritable_plan_out_is_a_clean_error(write_spec, target, tmp_path):
+    out = tmp_path / "missing-dir" / "plan.json"
+    result = target.run(["plan", str(write_spec(spec_text(entry("a")))), "--out", str(out)])
+    assert result.exit_code == 1
+    assert f"cannot write the plan file {out}" in result.stderr
+    assert "Internal error" not in result.stderr
+
+
+def test_plan_file_with_a_missing_spec_is_a_clean_error(write_spec, target, tmp_path):
+    plan_file = plan_file_for(target, write_spec, tmp_path, spec_text(entry("a")))
+    result = target.run(["apply", str(tmp_path / "gone.yaml"), "--plan", str(plan_file)])
+    assert result.exit_code == 1
+    assert "cannot read" in result.stderr and "gone.yaml" in result.stderr
+    assert "Internal error" not in result.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.conftest import ACCOUNT, run_cli
 from tests.e2e.conftest import live_widgets, seed
+from tests.processes import run_in_terminal
 from turnstile_sync.emulator import Backend
 from turnstile_sync.emulator.middleware import REQUEST_LOG_ENV
 
@@ -438,3 +439,55 @@ def test_a_refused_plan_is_still_shown_for_review(write_spec, target):
     assert result.exit_code == 1
     assert "  - delete 'x'" in result.stdout
     assert "Plan: 0 to create, 0 to update, 0 to replace, 3 to delete." in result.stdout
+
+
+def test_deletes_are_held_back_when_a_create_fails(write_spec, target):
+    seed(target.db, name="w-old")
+    seed(target.db, name="other")
+    text = spec_text(entry("other"), entry("w-new", "offlabel: true"), prune=True)
+    result = target.run(["apply", str(write_spec(text)), "--auto-approve"])
+    assert result.exit_code == 1
+    assert "FAILED         create 'w-new'" in result.stdout
+    assert "not attempted  delete 'w-old'" in result.stdout
+    assert "held back because a create or update failed" in result.stdout
+    assert names(target.db) == ["other", "w-old"]
+
+
+def test_pinned_widget_cannot_be_replaced_silently(write_spec, target):
+    widget = seed(target.db, name="login")
+    text = spec_text(entry("login", f"sitekey: {widget['sitekey']}", "region: china"))
+    result = target.run(["plan", str(write_spec(text))])
+    assert result.exit_code == 1
+    assert f"'login' is pinned to sitekey {widget['sitekey']}" in result.stderr
+    assert "Remove 'sitekey:' from the entry to replace it" in result.stderr
+
+
+def test_a_change_while_waiting_for_yes_is_caught(write_spec, target, tmp_path):
+    widget = seed(target.db, name="login")
+    path = write_spec(spec_text(entry("login", mode="invisible")))
+
+    def dashboard_edit() -> None:
+        backend = Backend(target.db)
+        backend.update(
+            ACCOUNT,
+            widget["sitekey"],
+            {
+                "name": "login",
+                "mode": "managed",
+                "domains": ["example.com"],
+                "clearance_level": "interactive",
+            },
+        )
+        backend.close()
+
+    code, output = run_in_terminal(
+        ["apply", str(path), *target.args],
+        "yes",
+        cwd=tmp_path,
+        env=target.env,
+        before_answer=dashboard_edit,
+    )
+    assert code == 1, output
+    assert "the account changed while the plan waited for confirmation" in output
+    (current,) = live_widgets(target.db)
+    assert (current["mode"], current["clearance_level"]) == ("managed", "interactive")

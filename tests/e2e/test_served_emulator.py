@@ -42,3 +42,14 @@ def test_served_state_is_the_file_the_embedded_emulator_uses(write_spec, tmp_pat
         env = {"CLOUDFLARE_BASE_URL": base_url, "CLOUDFLARE_API_TOKEN": "t"}
         result = run_cli(["plan", path, "--detailed-exitcode"], env=env)
     assert result.exit_code == 0, result.stdout
+
+
+def test_emulator_serve_on_a_busy_port_exits_1(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli(["emulator", "serve", "--port", str(port), "--db", str(tmp_path / "e.db")])
+    assert result.exit_code == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +20,7 @@ from turnstile_sync.emulator import (
     EmulatorTransport,
 )
 from turnstile_sync.export import export_spec
+from turnstile_sync.models import LiveWidget
 from turnstile_sync.planner import plan
 from turnstile_sync.spec import load_spec_text
 
@@ -64,3 +67,21 @@ async def round_trip(widgets: list[dict[str, Any]]) -> None:
 @given(st.lists(widget, max_size=12))
 def test_export_plans_to_no_changes(widgets: list[dict[str, Any]]) -> None:
     asyncio.run(round_trip(widgets))
+
+
+def test_export_leaves_values_it_cannot_express_unmanaged():
+    odd = LiveWidget(
+        sitekey="0xA", name="future", mode="quantum", domains=("a.com",), region="mars"
+    )
+    exported = export_spec([odd], account_id=ACCOUNT, source="test", exported_at="now")
+    assert "quantum" not in exported.text and "mars" not in exported.text
+    assert any("mode 'quantum' is not one the spec knows" in w for w in exported.warnings)
+    loaded = load_spec_text(exported.text)
+    assert plan(loaded.spec, [odd]).actions == ()
+
+
+@pytest.mark.parametrize("name", ["next\x85line", "para\u2029graph", "tab\there"])
+def test_export_round_trips_names_yaml_would_rewrite(name):
+    widget = LiveWidget(sitekey="0xA", name=name, mode="managed", domains=("a.com",))
+    exported = export_spec([widget], account_id=ACCOUNT, source="test", exported_at="now")
+    assert yaml.safe_load(exported.text)["widgets"][0]["name"] == name

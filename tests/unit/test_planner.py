@@ -13,6 +13,7 @@ from turnstile_sync.models import LiveWidget, Spec
 from turnstile_sync.planner import plan
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
+FORGED_NAME = "d\n::warning::forged"
 
 
 def live(name: str, sitekey: str, **fields: Any) -> LiveWidget:
@@ -342,3 +343,15 @@ def test_look_alike_warnings_say_what_the_plan_does_with_each():
 def test_exact_and_unrelated_names_give_no_warning():
     result = plan(spec(managed("login")), [live("login", "0xA"), live("logins", "0xB")])
     assert result.warnings == ()
+
+
+def test_names_cannot_start_a_new_line_in_plan_errors():
+    with pytest.raises(PlanError) as caught:
+        plan(spec(managed(FORGED_NAME)), [live(FORGED_NAME, "0xA"), live(FORGED_NAME, "0xB")])
+    assert "\n::warning" not in str(caught.value)
+    assert "\\n::warning::forged" in str(caught.value)
+
+
+def test_ipv6_written_out_in_full_is_not_drift():
+    current = live("login", "0xA", domains=["2001:0DB8:0000::1"])
+    assert plan(spec(managed(domains=["2001:db8::1"])), [current]).actions == ()

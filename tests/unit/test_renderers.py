@@ -14,9 +14,10 @@ import jsonschema
 import pytest
 from rich.console import Console
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import ACCOUNT, REPO_ROOT
 from tests.unit.test_planner import live, managed, spec
 from turnstile_sync.actions import Action, ActionKind, Plan
+from turnstile_sync.models import LiveWidget
 from turnstile_sync.planner import plan
 from turnstile_sync.render import json_format, markdown
 from turnstile_sync.render.text import render_plan
@@ -138,3 +139,15 @@ def test_json_schema_rejects_what_the_contract_forbids():
     document["results"] = []
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, PLAN_SCHEMA)
+
+
+def test_markdown_folds_stay_balanced_when_unmanaged_widgets_overflow():
+    creates = tuple(Action(ActionKind.CREATE, f"new {i}") for i in range(400))
+    unmanaged = tuple(
+        LiveWidget(sitekey=f"0x4AAAAAAA{i:014d}", name=f"unmanaged {i}", mode="managed", domains=())
+        for i in range(3000)
+    )
+    text = markdown.render(Plan(ACCOUNT, creates, unmanaged=unmanaged))
+    assert len(text) <= markdown.GITHUB_COMMENT_LIMIT
+    assert text.count("<details>") == text.count("</details>")
+    assert "unmanaged)" in text[text.index("[!NOTE]") :]

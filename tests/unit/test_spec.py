@@ -333,3 +333,10 @@ def test_integer_settings_are_strict(key, value):
     problem = only_problem(f"{key}: {value}\n")
     assert problem.startswith(f"spec.yaml:1:1: {key}:")
     assert "valid integer" in problem
+
+
+def test_names_cannot_start_a_new_line_in_spec_errors():
+    text = 'widgets:\n  - name: "d\\n::error::forged"\n    mode: wrong\n'
+    with pytest.raises(SpecError) as caught:
+        load_spec_text(text, "s.yaml")
+    assert "\n::error" not in str(caught.value)
