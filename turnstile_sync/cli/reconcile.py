@@ -322,9 +322,12 @@ async def _recover(
     sink: SecretsSink | None,
     target: Target,
     live: list[LiveWidget] | None = None,
+    *,
+    by: str = "an earlier run",
 ) -> None:
     """Complete the secrets file with the secrets an earlier, interrupted run created but did
-    not save (its journal says which), before anything else happens; say what was done."""
+    not save (its journal says which), before anything else happens; say what was done.
+    After applying (``live`` given), it catches what this run's own failures left behind."""
     if sink is None:
         return
     from turnstile_sync.recovery import recover
@@ -333,9 +336,8 @@ async def _recover(
     if recovery.recovered:
         listing = ", ".join(f"{name!r} ({sitekey})" for name, sitekey in recovery.recovered)
         click.echo(
-            f"Recovered the secrets of {len(recovery.recovered)} widget(s) created by an "
-            f"earlier run that did not save them: {listing}; written to {sink.path} "
-            "(mode 0600).",
+            f"Recovered the secrets of {len(recovery.recovered)} widget(s) created by {by} "
+            f"that did not save them: {listing}; written to {sink.path} (mode 0600).",
             err=True,
         )
     for name, sitekeys in recovery.ambiguous:
@@ -408,7 +410,7 @@ async def _apply(
     try:
         live = await client.list_widgets()
         problems = end_state_problems(plan, report, live)
-        await _recover(client, sink, target, live)
+        await _recover(client, sink, target, live, by="this run")
     except TurnstileSyncError as error:
         problems = [
             f"the account could not be re-read to verify what this run did ({error}); run "
