@@ -31,7 +31,7 @@ def test_bench_smoke_runs_and_counts_requests():
     )  # 25 a page, then an empty page
     assert requests[("plan, 12 widgets (no changes)", "Terraform-style refresh")] == 12
     assert (
-        requests[("apply, 10 updates, 5 ms latency", "turnstile-sync")] == 11
-    )  # one list, ten PUTs
+        requests[("apply, 10 updates, 5 ms latency", "turnstile-sync")] == 12
+    )  # one list, ten PUTs, one list to verify the end state
     limited = rows[("apply, 10 updates, emulator limit 5/1", "turnstile-sync")]
     assert "429s received: 0" in limited[9]

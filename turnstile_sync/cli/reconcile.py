@@ -348,7 +348,7 @@ async def _recover(
             "apply ran at the same time?), then run `turnstile-sync get-secret SITEKEY "
             f"--secrets-out {sink.path}`."
         )
-    if recovery.elsewhere:
+    if recovery.elsewhere and live is None:  # said once, before anything is applied
         warn(
             f"{sink.journal.path} lists {recovery.elsewhere} widget(s) created in another "
             "account or target whose secrets may not have been saved: run apply with this "
