@@ -57,9 +57,9 @@ def test_bench_smoke_runs_and_counts_requests():
     assert requests[(PLAN, "turnstile-sync")] == 1
     assert requests[(PLAN, "Python SDK script")] == 2  # 25 a page, then an empty page
     assert requests[(PLAN, "Terraform-style refresh")] == 12
-    assert requests[(APPLY, "turnstile-sync")] == 11  # one list, ten PUTs
-    # Under the 5/1 limit: the same eleven, plus one retry for each 429 met (a 429 changes
+    assert requests[(APPLY, "turnstile-sync")] == 12  # one list, ten PUTs, one verifying list
+    # Under the 5/1 limit: the same twelve, plus one retry for each 429 met (a 429 changes
     # nothing), however many scheduling caused.
     refused = re.search(r"429s received: (\d+)", rows[(LIMITED, "turnstile-sync")][9])
     assert refused is not None, rows[(LIMITED, "turnstile-sync")]
-    assert requests[(LIMITED, "turnstile-sync")] == 11 + int(refused.group(1))
+    assert requests[(LIMITED, "turnstile-sync")] == 12 + int(refused.group(1))

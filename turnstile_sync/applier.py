@@ -44,10 +44,15 @@ class ActionResult:
 @dataclass(frozen=True)
 class ApplyReport:
     results: tuple[ActionResult, ...]
+    verification: tuple[str, ...] = ()
+    """Ways the account, re-read after applying, is not as this run left it (see verify.py):
+    a run whose every action succeeded is still not ok if another one interleaved with it."""
 
     @property
     def ok(self) -> bool:
-        return all(result.outcome is Outcome.DONE for result in self.results)
+        return not self.verification and all(
+            result.outcome is Outcome.DONE for result in self.results
+        )
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for result in self.results if result.outcome is outcome)

@@ -1,8 +1,10 @@
 """The only place new widget secrets go: a JSON file readable by its owner alone.
 
 The file is checked before anything is changed (a sink that cannot be written must not be
-discovered after widgets were created), and rewritten atomically after every secret, so a
-crash or Ctrl-C later in the run loses none of them.
+discovered after widgets were created), and rewritten atomically and durably after every
+secret (see private_file: random exclusive temporary name, 0600 from creation, fsync, rename),
+so a crash or Ctrl-C later in the run loses none of them. Its journal of pending deliveries
+(delivery_journal) covers the moment between a create and the save of its secret.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from turnstile_sync.delivery_journal import DeliveryJournal
 from turnstile_sync.errors import ConfigError
+from turnstile_sync.private_file import FILE_MODE, read_private, write_private
 
-FILE_MODE = 0o600
+__all__ = ["FILE_MODE", "SecretsSink", "github_mask_command"]
 
 
 class SecretsSink:
@@ -23,8 +27,6 @@ class SecretsSink:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._entries = self._read_existing()
-        self.written = 0
         if not self.path.parent.is_dir():
             raise ConfigError(
                 f"--secrets-out {self.path}: directory {self.path.parent} does not exist"
@@ -33,17 +35,20 @@ class SecretsSink:
             raise ConfigError(
                 f"--secrets-out {self.path}: directory {self.path.parent} is not writable"
             )
+        self._entries = self._read_existing()
+        self.journal = DeliveryJournal(self.path)
+        self.written = 0
 
     def __repr__(self) -> str:
         return f"SecretsSink({str(self.path)!r}, {len(self._entries)} entries)"
 
     def _read_existing(self) -> dict[str, dict[str, str]]:
         try:
-            raw = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return {}
+            raw = read_private(self.path)
         except OSError as error:
             raise ConfigError(f"--secrets-out {self.path}: cannot read it: {error}") from None
+        if raw is None:
+            return {}
         try:
             data = json.loads(raw)
         except ValueError:
@@ -54,25 +59,22 @@ class SecretsSink:
             raise ConfigError(f"--secrets-out {self.path} exists but is not a JSON object")
         return data
 
+    def saved_sitekeys(self) -> dict[str, str]:
+        """Name -> the sitekey whose secret the file holds."""
+        return {
+            name: entry["sitekey"]
+            for name, entry in self._entries.items()
+            if isinstance(entry, dict) and isinstance(entry.get("sitekey"), str)
+        }
+
     def record(self, name: str, sitekey: str, secret: SecretStr) -> None:
         self._entries[name] = {"sitekey": sitekey, "secret": secret.get_secret_value()}
         self._write()
         self.written += 1
 
     def _write(self) -> None:
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                json.dump(self._entries, handle, indent=2, sort_keys=True)
-                handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            temporary.chmod(FILE_MODE)
-            temporary.replace(self.path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        text = json.dumps(self._entries, indent=2, sort_keys=True) + "\n"
+        write_private(self.path, text)
 
 
 def github_mask_command(secret: SecretStr) -> str | None:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from turnstile_sync.applier import ApplyReport
     from turnstile_sync.client import TurnstileClient
     from turnstile_sync.connection import Target
-    from turnstile_sync.models import WidgetDetail
+    from turnstile_sync.models import LiveWidget, WidgetDetail
     from turnstile_sync.planfile import ReviewedPlan
     from turnstile_sync.secrets_sink import SecretsSink
     from turnstile_sync.spec import LoadedSpec
@@ -226,11 +226,12 @@ def apply_command(
 
         async def run_reviewed() -> tuple[Plan, ApplyReport | None]:
             async with open_client(account, target) as client:
+                await _recover(client, sink, target)
                 plan = await _rederive(client, reviewed, loaded, plan_file, target, force, view)
                 if not plan.has_changes:
                     return plan, None
                 _warn_if_secrets_unsaved(plan, sink)
-                return plan, await _apply(client, plan, sink, parallelism)
+                return plan, await _apply(client, plan, sink, parallelism, target)
 
         return _finish(*asyncio.run(run_reviewed()), sink, view)
 
@@ -240,6 +241,7 @@ def apply_command(
 
     async def run() -> tuple[Plan, ApplyReport | None]:
         async with open_client(account, target) as client:
+            await _recover(client, sink, target)
             plan = await _plan(client, loaded, target, force, view)
             if not plan.has_changes:
                 return plan, None
@@ -248,7 +250,7 @@ def apply_command(
                 if not confirmed("Apply these changes?", refusing_to="apply"):
                     raise click.exceptions.Exit(_cancelled())
                 await _still_as_reviewed(client, plan)
-            return plan, await _apply(client, plan, sink, parallelism)
+            return plan, await _apply(client, plan, sink, parallelism, target)
 
     return _finish(*asyncio.run(run()), sink, view)
 
@@ -383,13 +385,65 @@ def _warn_if_secrets_unsaved(plan: Plan, sink: SecretsSink | None) -> None:
         )
 
 
-async def _apply(
-    client: TurnstileClient, plan: Plan, sink: SecretsSink | None, parallelism: int
-) -> ApplyReport:
-    """Run the plan. The first Ctrl-C stops new actions and lets in-flight ones finish."""
-    from turnstile_sync.applier import apply
-    from turnstile_sync.render.text import ApplyProgress, make_console
+async def _recover(
+    client: TurnstileClient,
+    sink: SecretsSink | None,
+    target: Target,
+    live: list[LiveWidget] | None = None,
+    *,
+    by: str = "an earlier run",
+) -> None:
+    """Complete the secrets file with the secrets an earlier, interrupted run created but did
+    not save (its journal says which), before anything else happens; say what was done.
+    After applying (``live`` given), it catches what this run's own failures left behind."""
+    if sink is None:
+        return
+    from turnstile_sync.recovery import recover
 
+    recovery = await recover(client, sink, target.identity, secret_handler(sink), live)
+    if recovery.recovered:
+        listing = ", ".join(f"{name!r} ({sitekey})" for name, sitekey in recovery.recovered)
+        click.echo(
+            f"Recovered the secrets of {len(recovery.recovered)} widget(s) created by {by} "
+            f"that did not save them: {listing}; written to {sink.path} (mode 0600).",
+            err=True,
+        )
+    for name, sitekeys in recovery.ambiguous:
+        warn(
+            f"the secret of {name!r} may be missing from {sink.path}: a run created a widget "
+            f"with that name and did not save its secret, and {len(sitekeys)} new widgets now "
+            f"have the name ({', '.join(sitekeys)}). Delete the one you do not want (another "
+            "apply ran at the same time?), then run `turnstile-sync get-secret SITEKEY "
+            f"--secrets-out {sink.path}`."
+        )
+    if recovery.elsewhere and live is None:  # said once, before anything is applied
+        warn(
+            f"{sink.journal.path} lists {recovery.elsewhere} widget(s) created in another "
+            "account or target whose secrets may not have been saved: run apply with this "
+            "--secrets-out against that account to recover them."
+        )
+
+
+async def _apply(
+    client: TurnstileClient,
+    plan: Plan,
+    sink: SecretsSink | None,
+    parallelism: int,
+    target: Target,
+) -> ApplyReport:
+    """Run the plan, then re-read the account once to verify the end state it promised.
+
+    Before the first create, the sink's journal durably records every widget about to be
+    created, so that a run killed before their secrets are saved is completed by the next one.
+    The first Ctrl-C stops new actions and lets in-flight ones finish."""
+    from turnstile_sync.applier import apply
+    from turnstile_sync.errors import TurnstileSyncError
+    from turnstile_sync.recovery import intents_for
+    from turnstile_sync.render.text import ApplyProgress, make_console
+    from turnstile_sync.verify import end_state_problems
+
+    if sink is not None:
+        sink.journal.add(intents_for(plan, target.identity))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -410,7 +464,7 @@ async def _apply(
     progress = ApplyProgress(len(plan.actions), make_console(stderr=True))
     loop.add_signal_handler(signal.SIGINT, interrupted)
     try:
-        return await apply(
+        report = await apply(
             plan,
             client,
             parallelism=parallelism,
@@ -421,6 +475,16 @@ async def _apply(
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         progress.close()
+    try:
+        live = await client.list_widgets()
+        problems = end_state_problems(plan, report, live)
+        await _recover(client, sink, target, live, by="this run")
+    except TurnstileSyncError as error:
+        problems = [
+            f"the account could not be re-read to verify what this run did ({error}); run "
+            "plan to see where it stands"
+        ]
+    return dataclasses.replace(report, verification=tuple(problems))
 
 
 def _finish(
@@ -428,4 +492,13 @@ def _finish(
 ) -> int:
     written = str(sink.path) if sink is not None and sink.written else None
     view.report(plan, report, written)
+    if report is not None and report.verification and view.output_format == "json":
+        from turnstile_sync.verify import CONCURRENT_APPLY_REMEDY
+
+        listing = "\n".join(f"  - {problem}" for problem in report.verification)
+        click.echo(
+            f"Error: the account is not as this apply left it:\n{listing}\n"
+            + CONCURRENT_APPLY_REMEDY,
+            err=True,
+        )
     return EXIT_OK if report is None or report.ok else EXIT_ERROR

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from turnstile_sync.actions import Action, ActionKind, FieldChange, Plan
 from turnstile_sync.applier import ActionResult, ApplyReport, Outcome
+from turnstile_sync.verify import CONCURRENT_APPLY_REMEDY
 
 _SYMBOL = {
     ActionKind.CREATE: ("+", "green", "create"),
@@ -195,7 +196,18 @@ def render_report(
     failed = report.count(Outcome.FAILED)
     skipped = report.count(Outcome.NOT_ATTEMPTED)
     console.print()
-    if report.ok:
+    if report.verification:
+        console.print(
+            Text(
+                f"Apply finished ({done} done, {failed} failed, {skipped} not attempted), but "
+                "the account is not as this run left it:",
+                style="bold red",
+            )
+        )
+        for problem in report.verification:
+            console.print(Text(f"  - {problem}"))
+        console.print(Text(CONCURRENT_APPLY_REMEDY))
+    elif report.ok:
         console.print(Text(f"Apply complete: {done} done.", style="bold green"))
     else:
         console.print(
