@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ACCOUNT, OTHER_ACCOUNT
 from tests.e2e.conftest import live_widgets, seed
-from tests.e2e.test_safety import entry, names, spec_text
+from tests.e2e.test_safety import beside, entry, names, spec_text
 from turnstile_sync.emulator import Backend
 
 
@@ -35,7 +35,7 @@ def action(document: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
 def refused_unchanged(target, plan_file: Path, *flags: str) -> str:
     """Apply the plan file; it must be refused with every widget exactly as it was."""
     before = live_widgets(target.db)
-    result = target.run(["apply", "--plan", str(plan_file), *flags])
+    result = target.run(["apply", beside(plan_file), "--plan", str(plan_file), *flags])
     assert result.exit_code == 1, result.stdout + result.stderr
     assert "Internal error" not in result.stderr
     assert live_widgets(target.db) == before
@@ -203,9 +203,9 @@ def test_the_untampered_plan_applies_exactly_as_reviewed(write_spec, target, tmp
         ("update", "checkout"),
         ("delete", "old"),
     ]
-    applied = target.run(["apply", "--plan", str(plan_file)])
+    applied = target.run(["apply", beside(plan_file), "--plan", str(plan_file)])
     assert applied.exit_code == 0, applied.stderr
-    assert f"Re-deriving the plan from the spec {spec} (recorded in {plan_file})" in applied.stderr
+    assert f"Re-deriving the plan from the spec {spec}." in applied.stderr
     assert "Apply complete: 4 done." in applied.stdout
     state = {w["name"]: (w["mode"], w["domains"]) for w in live_widgets(target.db)}
     assert state == {
@@ -237,7 +237,7 @@ def test_guards_are_lifted_only_by_apply_force_and_as_planned(write_spec, target
     plan_file = tmp_path / "plan.json"
     made = target.run(["plan", str(spec), "--out", str(plan_file), "--force"])
     assert made.exit_code == 0, made.stderr
-    assert f"apply --plan {plan_file} --force" in made.stderr
+    assert f"--plan {plan_file} --force" in made.stderr
     assert json.loads(plan_file.read_text())["guards"] == {"max_deletes": 1, "forced": True}
 
     stderr = refused_unchanged(target, plan_file)  # the file's --force is not the command's
@@ -248,7 +248,7 @@ def test_guards_are_lifted_only_by_apply_force_and_as_planned(write_spec, target
     assert "guards.forced: False in the file, True re-derived" in stderr
 
     edit(plan_file, lambda d: d["guards"].update(forced=True))
-    applied = target.run(["apply", "--plan", str(plan_file), "--force"])
+    applied = target.run(["apply", beside(plan_file), "--plan", str(plan_file), "--force"])
     assert applied.exit_code == 0, applied.stderr
     assert names(target.db) == ["keep"]
 
@@ -286,7 +286,7 @@ def test_an_edited_plan_cannot_redirect_a_delete(write_spec, target, tmp_path):
         document["actions"][0]["sitekey"] = c["sitekey"]
 
     edit(plan_file, redirect)
-    result = target.run(["apply", "--plan", str(plan_file)])
+    result = target.run(["apply", beside(plan_file), "--plan", str(plan_file)])
     assert result.exit_code == 1
     assert "'sitekey' differs from the widget it was planned against" in result.stderr
     assert names(target.db) == ["a", "b", "c"]
@@ -297,7 +297,7 @@ def test_an_edited_plan_cannot_drop_its_fingerprint(write_spec, target, tmp_path
     seed(target.db, name="b")
     plan_file = plan_file_for(target, write_spec, tmp_path, spec_text(entry("b"), prune=True))
     edit(plan_file, lambda d: d["actions"][0].update(planned_against=None))
-    result = target.run(["apply", "--plan", str(plan_file)])
+    result = target.run(["apply", beside(plan_file), "--plan", str(plan_file)])
     assert result.exit_code == 1
     assert "only a create may lack 'planned_against'" in result.stderr
     assert names(target.db) == ["a", "b"]
@@ -308,7 +308,7 @@ def test_a_plan_file_rechecks_protection(write_spec, target, tmp_path):
     seed(target.db, name="keep")
     plan_file = plan_file_for(target, write_spec, tmp_path, spec_text(entry("keep"), prune=True))
     edit(plan_file, lambda d: d["protection"].update(patterns=["a"]))
-    result = target.run(["apply", "--plan", str(plan_file)])
+    result = target.run(["apply", beside(plan_file), "--plan", str(plan_file)])
     assert result.exit_code == 1
     assert "does not match what the spec and the account give now" in result.stderr
     assert "protection.patterns: ['a'] in the file, [] re-derived" in result.stderr
@@ -330,7 +330,7 @@ def test_a_plan_file_rechecks_protection(write_spec, target, tmp_path):
 def test_damaged_plan_files_are_refused_cleanly(write_spec, target, tmp_path, change, message):
     plan_file = plan_file_for(target, write_spec, tmp_path, spec_text(entry("new")))
     edit(plan_file, change)
-    result = target.run(["apply", "--plan", str(plan_file)])
+    result = target.run(["apply", beside(plan_file), "--plan", str(plan_file)])
     assert result.exit_code == 1
     assert message in result.stderr
     assert "Internal error" not in result.stderr
@@ -341,7 +341,7 @@ def test_a_reviewed_rename_plus_create_is_not_called_stale(write_spec, target, t
     old = seed(target.db, name="login")
     text = spec_text(entry("login-legacy", f"sitekey: {old['sitekey']}"), entry("login"))
     plan_file = plan_file_for(target, write_spec, tmp_path, text)
-    result = target.run(["apply", "--plan", str(plan_file)])
+    result = target.run(["apply", beside(plan_file), "--plan", str(plan_file)])
     assert result.exit_code == 0, result.stderr
     assert names(target.db) == ["login", "login-legacy"]
 
@@ -360,3 +360,29 @@ def test_plan_file_with_a_missing_spec_is_a_clean_error(write_spec, target, tmp_
     assert result.exit_code == 1
     assert "cannot read" in result.stderr and "gone.yaml" in result.stderr
     assert "Internal error" not in result.stderr
+
+
+def test_a_plan_file_cannot_choose_the_spec_it_is_checked_against(
+    write_spec, target, tmp_path, monkeypatch
+):
+    """The file's recorded spec path and digest are editable: pointing them at another spec on
+    the runner (whose digest anyone can compute) must not make that spec's plan applicable."""
+    seed(target.db, name="keep")
+    victim = seed(target.db, name="victim")
+    reviewed_spec = write_spec(spec_text(entry("keep", mode="invisible")))
+    other_spec = write_spec(spec_text(entry("keep", mode="invisible"), prune=True), "other.yaml")
+    reviewed_plan = tmp_path / "reviewed.json"
+    make_plan(target, reviewed_spec, reviewed_plan)
+    evil_plan = tmp_path / "evil.json"
+    make_plan(target, other_spec, evil_plan)  # deletes 'victim'
+    reviewed_plan.write_text(evil_plan.read_text())
+
+    # The pipeline applies in its checkout, where SPEC defaults to ./widgets.yaml.
+    monkeypatch.chdir(tmp_path)
+    before = live_widgets(target.db)
+    result = target.run(["apply", "--plan", str(reviewed_plan)])
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert live_widgets(target.db) == before
+    stderr = result.stderr
+    assert f"{reviewed_plan} was made from the spec {other_spec}" in stderr
+    assert victim["sitekey"] in {w["sitekey"] for w in live_widgets(target.db)}

@@ -29,6 +29,11 @@ def entry(name: str, *extra: str, mode: str = "managed", domains: str = "[exampl
     return "\n".join(lines + [f"    {line}" for line in extra])
 
 
+def beside(plan_file: Path) -> str:
+    """The spec a pipeline passes with a plan file: widgets.yaml next to it, as in a checkout."""
+    return str(plan_file.parent / "widgets.yaml")
+
+
 def names(db: Path) -> list[str]:
     return sorted(widget["name"] for widget in live_widgets(db))
 
@@ -212,7 +217,7 @@ def test_fresh_plan_file_is_applied_exactly_without_asking(write_spec, target, t
     plan_file = tmp_path / "reviewed.json"
     made = target.run(["plan", str(path), "--out", str(plan_file)])
     assert made.exit_code == 0
-    assert f"apply --plan {plan_file}" in made.stderr
+    assert f"apply {path} --plan {plan_file}" in made.stderr
     document = json.loads(plan_file.read_text())
     assert document["format"] == "turnstile-sync-plan" and document["version"] == 2
     assert document["account_id"] == ACCOUNT
@@ -223,12 +228,14 @@ def test_fresh_plan_file_is_applied_exactly_without_asking(write_spec, target, t
     # spec gives. Only the reviewed spec, re-derived to the reviewed plan, is applied.
     reviewed_spec = path.read_text()
     path.write_text(spec_text(entry("login", mode="non-interactive"), entry("new"), entry("extra")))
-    edited = target.run(["apply", "--plan", str(plan_file)])
+    edited = target.run(["apply", beside(plan_file), "--plan", str(plan_file)])
     assert edited.exit_code == 1
     assert f"{path} changed since {plan_file} was made from it" in edited.stderr
     assert [w["name"] for w in live_widgets(target.db)] == ["login"]
     path.write_text(reviewed_spec)
-    applied = target.run(["apply", "--plan", str(plan_file)])  # no terminal, no --auto-approve
+    applied = target.run(
+        ["apply", beside(plan_file), "--plan", str(plan_file)]
+    )  # no terminal, no --auto-approve
     assert applied.exit_code == 0, applied.stderr
     assert "Apply complete: 2 done." in applied.stdout
     modes = {w["name"]: w["mode"] for w in live_widgets(target.db)}
@@ -255,7 +262,7 @@ def test_stale_plan_file_is_refused(write_spec, target, tmp_path):
     backend.close()
     before = live_widgets(target.db)
 
-    result = target.run(["apply", "--plan", str(plan_file)])
+    result = target.run(["apply", beside(plan_file), "--plan", str(plan_file)])
     assert result.exit_code == 1
     assert f"{plan_file} is stale: 3 widget(s) changed since it was made:" in result.stderr
     assert "create 'new': a widget with that name appeared since the plan" in result.stderr
@@ -272,16 +279,26 @@ def test_plan_file_for_another_account_version_target_or_spec_is_refused(
     plan_file = tmp_path / "reviewed.json"
     assert target.run(["plan", str(path), "--out", str(plan_file)]).exit_code == 0
 
-    other = target.run(["apply", "--plan", str(plan_file), "--account-id", "f" * 32])
+    other = target.run(
+        ["apply", beside(plan_file), "--plan", str(plan_file), "--account-id", "f" * 32]
+    )
     assert other.exit_code == 1
     assert f"is a plan for account {ACCOUNT}, not {'f' * 32}" in other.stderr
 
     elsewhere = run_cli(
-        ["apply", "--plan", str(plan_file), "--emulator", "--emulator-db", str(tmp_path / "x.db")]
+        [
+            "apply",
+            beside(plan_file),
+            "--plan",
+            str(plan_file),
+            "--emulator",
+            "--emulator-db",
+            str(tmp_path / "x.db"),
+        ]
     )
     if target.args:  # made in-process: the served emulator is another target, and vice versa
         elsewhere = run_cli(
-            ["apply", "--plan", str(plan_file)],
+            ["apply", beside(plan_file), "--plan", str(plan_file)],
             env={
                 "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4",
                 "CLOUDFLARE_API_TOKEN": "t",
@@ -298,7 +315,7 @@ def test_plan_file_for_another_account_version_target_or_spec_is_refused(
     document = json.loads(plan_file.read_text())
     document["version"] = 99
     plan_file.write_text(json.dumps(document))
-    future = target.run(["apply", "--plan", str(plan_file)])
+    future = target.run(["apply", beside(plan_file), "--plan", str(plan_file)])
     assert future.exit_code == 1
     assert "is a version 99 plan file; this turnstile-sync" in future.stderr
     assert live_widgets(target.db) == []
@@ -321,7 +338,9 @@ def test_secrets_reach_only_the_sink(write_spec, target, tmp_path):
     plan_file = tmp_path / "plan.json"
     outputs = [
         target.run(["plan", str(path), "--out", str(plan_file)]),
-        target.run(["apply", "--plan", str(plan_file), "--secrets-out", str(sink)]),
+        target.run(
+            ["apply", beside(plan_file), "--plan", str(plan_file), "--secrets-out", str(sink)]
+        ),
         target.run(
             [
                 "rotate-secret",

@@ -59,7 +59,10 @@ def every_widget(db: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def apply_plan(db: Path, plan_file: Path) -> tuple[int, str]:
-    result = run_cli(["apply", "--plan", str(plan_file), "--emulator", "--emulator-db", str(db)])
+    spec = plan_file.parent / "widgets.yaml"  # the reviewed spec, as a pipeline passes it
+    result = run_cli(
+        ["apply", str(spec), "--plan", str(plan_file), "--emulator", "--emulator-db", str(db)]
+    )
     return result.exit_code, result.stdout + result.stderr
 
 

@@ -161,7 +161,7 @@ def plan_command(
             guards=planfile.GuardSettings(max_deletes=loaded.spec.max_deletes, forced=force),
         )
         planfile.write(plan_out, document)
-        flags = [shlex.quote(str(plan_out))]
+        flags = [shlex.quote(str(spec_path)), "--plan", shlex.quote(str(plan_out))]
         if force:
             flags.append("--force")
         if connection.account_id:
@@ -170,7 +170,7 @@ def plan_command(
             flags += ["--emulator", "--emulator-db", shlex.quote(str(target.emulator_db))]
         click.echo(
             f"Plan written to {plan_out}. Apply exactly it (with the spec it was made from, "
-            f"unchanged) with: turnstile-sync apply --plan {' '.join(flags)}",
+            f"unchanged) with: turnstile-sync apply {' '.join(flags)}",
             err=True,
         )
     drifted = plan.has_changes or (fail_on_unmanaged and bool(plan.unmanaged))
@@ -186,8 +186,8 @@ def plan_command(
     "plan_file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Apply this reviewed plan (from `plan --out`) without asking again: the plan is "
-    "re-derived from the spec (SPEC, or the one recorded in the file) and the live account, and "
-    "applied only if it is exactly the reviewed one; otherwise refused, naming what differs.",
+    "re-derived from SPEC and the live account, and applied only if it is exactly the reviewed "
+    "one; otherwise refused, naming what differs. The file never chooses the spec.",
 )
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @secrets_out_option()
@@ -199,9 +199,7 @@ def plan_command(
     help="How many API requests may be in flight at once.",
 )
 @format_option("text", "json")
-@click.pass_context
 def apply_command(
-    ctx: click.Context,
     spec_path: str,
     connection: Connection,
     force: bool,
@@ -218,8 +216,7 @@ def apply_command(
     target = dataclasses.replace(connection.target, parallelism=parallelism)
     account_id = connection.account_id
     if plan_file is not None:
-        spec_given = ctx.get_parameter_source("spec_path") is click.core.ParameterSource.COMMANDLINE
-        reviewed, loaded = _load_reviewed(plan_file, target, spec_path if spec_given else None)
+        reviewed, loaded = _load_reviewed(plan_file, target, spec_path)
         account = _account(account_id, loaded)
         _check_account(plan_file, reviewed, account)
         view = PlanView(output_format, target.identity, loaded, deferred=True)
@@ -261,10 +258,13 @@ def _cancelled() -> int:
 
 
 def _load_reviewed(
-    plan_file: Path, target: Target, spec_path: str | None
+    plan_file: Path, target: Target, spec: str
 ) -> tuple[ReviewedPlan, LoadedSpec]:
-    """The reviewed file and the spec to re-derive it from: SPEC if given, else the recorded
-    one. Either must be, byte for byte, the spec the plan was made from."""
+    """The reviewed file and the spec to re-derive it from.
+
+    The spec is SPEC from the command line (default widgets.yaml), never the path recorded in
+    the file: a file that chose its spec could point at any other spec on the runner whose
+    digest it can compute. SPEC must be, byte for byte, the spec the plan was made from."""
     from turnstile_sync import planfile
     from turnstile_sync.planfile import PlanFileError
 
@@ -275,9 +275,7 @@ def _load_reviewed(
             "the plan against the target you apply to"
         )
     recorded = reviewed.spec_path
-    spec = spec_path if spec_path is not None else recorded
-    origin = "given" if spec_path is not None else f"recorded in {plan_file}"
-    click.echo(f"Re-deriving the plan from the spec {spec} ({origin}).", err=True)
+    click.echo(f"Re-deriving the plan from the spec {spec}.", err=True)
     if planfile.spec_digest(spec) != reviewed.spec_sha256:
         if spec == recorded:
             raise PlanFileError(
