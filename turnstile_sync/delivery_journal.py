@@ -95,14 +95,13 @@ class DeliveryJournal:
     def _read(self) -> list[Intent]:
         try:
             text = read_private(self.path)
-        except OSError as error:
-            raise ConfigError(f"{self.path}: cannot read it: {error}") from None
-        if text is None:
-            return []
-        try:
+            if text is None:
+                return []
             document = json.loads(text)
             return [_intent(item) for item in document["intents"]]
-        except (ValueError, KeyError, TypeError):
+        except OSError as error:
+            raise ConfigError(f"{self.path}: cannot read it: {error}") from None
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise ConfigError(
                 f"{self.path} is not a journal of pending secrets this turnstile-sync can read; "
                 "it lists widgets whose secrets an interrupted apply may not have saved. Fetch "

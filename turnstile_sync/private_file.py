@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import secrets
 import stat
@@ -45,10 +46,52 @@ def read_private(path: Path) -> str | None:
         status = os.fstat(handle.fileno())
         if not stat.S_ISREG(status.st_mode):
             raise PrivateFileError(f"{path} is not a regular file")
+        _refuse_foreign(path, status)
         data = handle.read(MAX_SIZE + 1)
     if len(data) > MAX_SIZE:
         raise PrivateFileError(f"{path} is larger than {MAX_SIZE // (1024 * 1024)} MB")
     return data.decode("utf-8")
+
+
+def _refuse_foreign(path: Path, status: os.stat_result) -> None:
+    """A file someone else owns, or may write, in a directory that may be shared is not ours
+    to trust: a planted journal could steer which widget's secret is saved under a name."""
+    if status.st_uid != os.geteuid():
+        raise PrivateFileError(
+            f"{path} belongs to another user (uid {status.st_uid}); refusing to trust it"
+        )
+    if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise PrivateFileError(
+            f"{path} may be written by other users (mode {stat.S_IMODE(status.st_mode):o}); "
+            "refusing to trust it"
+        )
+
+
+def lock_private(path: Path) -> int:
+    """Hold an exclusive lock on ``path`` (created 0600, never through a symlink) until the
+    process ends; the descriptor is returned so the lock lives as long as its holder keeps it.
+
+    Two runs that read the secrets file, add to it and rewrite it must not overlap: the last
+    writer would silently drop the other's secrets. POSIX record locks belong to the process,
+    so one process may take the lock again; another process is refused at once
+    (BlockingIOError), before it has read or changed anything."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    try:
+        descriptor = os.open(path, flags, FILE_MODE)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise PrivateFileError(
+                f"{path} is a symbolic link; refusing to follow it (pass the real path)"
+            ) from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise PrivateFileError(f"{path} is not a regular file")
+        fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
 
 
 def write_private(path: Path, text: str) -> None:

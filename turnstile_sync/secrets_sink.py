@@ -17,9 +17,11 @@ from pydantic import SecretStr
 
 from turnstile_sync.delivery_journal import DeliveryJournal
 from turnstile_sync.errors import ConfigError
-from turnstile_sync.private_file import FILE_MODE, read_private, write_private
+from turnstile_sync.private_file import FILE_MODE, lock_private, read_private, write_private
 
-__all__ = ["FILE_MODE", "SecretsSink", "github_mask_command"]
+__all__ = ["FILE_MODE", "LOCK_SUFFIX", "SecretsSink", "github_mask_command"]
+
+LOCK_SUFFIX = ".lock"
 
 
 class SecretsSink:
@@ -35,6 +37,7 @@ class SecretsSink:
             raise ConfigError(
                 f"--secrets-out {self.path}: directory {self.path.parent} is not writable"
             )
+        self._lock = self._take_lock()
         self._entries = self._read_existing()
         self.journal = DeliveryJournal(self.path)
         self.written = 0
@@ -42,16 +45,36 @@ class SecretsSink:
     def __repr__(self) -> str:
         return f"SecretsSink({str(self.path)!r}, {len(self._entries)} entries)"
 
+    def _take_lock(self) -> int:
+        """One run at a time per secrets file: each rewrites the whole file from what it read,
+        so two overlapping runs would lose each other's secrets."""
+        lock = self.path.with_name(self.path.name + LOCK_SUFFIX)
+        try:
+            return lock_private(lock)
+        except BlockingIOError:
+            raise ConfigError(
+                f"--secrets-out {self.path} is in use by another turnstile-sync run (it holds "
+                f"{lock}). Runs that share a secrets file must not overlap: serialise applies "
+                "(e.g. a GitHub Actions concurrency group) and re-run when the other has "
+                "finished. Nothing was changed."
+            ) from None
+        except OSError as error:
+            raise ConfigError(f"--secrets-out {self.path}: cannot lock {lock}: {error}") from None
+
     def _read_existing(self) -> dict[str, dict[str, str]]:
         try:
             raw = read_private(self.path)
         except OSError as error:
             raise ConfigError(f"--secrets-out {self.path}: cannot read it: {error}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"--secrets-out {self.path} exists but is not UTF-8 text; refusing to overwrite it"
+            ) from None
         if raw is None:
             return {}
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ConfigError(
                 f"--secrets-out {self.path} exists but is not JSON; refusing to overwrite it"
             ) from None

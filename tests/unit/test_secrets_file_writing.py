@@ -125,7 +125,8 @@ def test_a_crash_while_writing_leaves_the_previous_file_whole(tmp_path, monkeypa
     with pytest.raises(OSError, match="Input/output error"):
         sink.record("other", "0xB", SecretStr("second"))
     assert json.loads(path.read_text()) == {"login": {"sitekey": "0xA", "secret": "first"}}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["secrets.json"]
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["secrets.json", "secrets.json.lock"]  # no temporary file left behind
 
 
 def test_temporary_names_are_unpredictable(tmp_path, monkeypatch):
