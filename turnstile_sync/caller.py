@@ -134,12 +134,29 @@ class ApiCaller:
         attempt = 0
         while True:
             attempt += 1
+            self._refuse_pause_past(operation, attempt, deadline)
             failure, wait_hint = await self._attempt(
                 operation, method, path, params, json, repeatable
             )
             if isinstance(failure, dict):
                 return failure
             await self.wait_to_retry(operation, attempt, deadline, failure, wait_hint)
+
+    def _refuse_pause_past(self, operation: str, attempt: int, deadline: float) -> None:
+        """A 429 earlier in the run paused every request; if the pause outlasts this
+        operation's retry budget, waiting it out would only overrun --max-retry-time (by up
+        to Cloudflare's five-minute block), so give up now, saying why."""
+        if self.budget is None or self.budget.paused_until <= deadline:
+            return
+        remaining = self.budget.paused_until - self.timing.clock()
+        raise RetriesExhaustedError(
+            operation,
+            attempt - 1,
+            self.policy.max_retry_time,
+            TurnstileSyncError(
+                f"the API rate limit (HTTP 429) asked every request to wait {remaining:.0f} s more"
+            ),
+        )
 
     async def wait_to_retry(
         self,

@@ -4,9 +4,10 @@ Both rules say "do not touch", so they err on the side of matching. A rule match
 sitekey) when it equals it or matches it as a glob, either as written or once both sides are
 folded: Unicode compatibility-normalised (NFKC, which includes NFC, so a composed and a
 decomposed 'é' are one, as are full-width and ligature forms), case-folded, and stripped of
-invisible characters. Two names that print alike are then one name to a rule. Trying the
-written form as well keeps every match a plain glob makes ('?' matches 'ß', folding makes that
-'ss').
+invisible characters. Names that differ only in those ways are then one name to a rule;
+look-alikes across scripts (a Cyrillic letter for a Latin one: Unicode's confusables) and spaces
+are not folded, so they are not. Trying the written form as well keeps every match a plain
+glob makes ('?' matches 'ß', folding makes that 'ss').
 """
 
 from __future__ import annotations

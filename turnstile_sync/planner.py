@@ -36,7 +36,8 @@ def plan(
     plan is refused: protected widgets always, the other guards unless ``force``.
     """
     account = account_id or spec.account_id or ""
-    is_ignored = [name_rules.first_match(spec.ignore, w.name) is not None for w in live]
+    claimed = {w.sitekey for w in spec.widgets if w.sitekey} | {w.name for w in spec.widgets}
+    is_ignored = [bool(spec.ignore) and _is_ignored(spec.ignore, w, claimed) for w in live]
     ignored = tuple(w for w, skip in zip(live, is_ignored, strict=True) if skip)
     considered = [w for w, skip in zip(live, is_ignored, strict=True) if not skip]
     matches, finishing, problems = _match(spec, considered, ignored)
@@ -84,6 +85,19 @@ def plan(
     )
     enforce_guards(result, spec, considered, force=force)
     return result
+
+
+def _is_ignored(patterns: Sequence[str], widget: LiveWidget, claimed: set[str]) -> bool:
+    """An 'ignore' pattern covers a live widget as written, or once names are folded unless
+    the spec claims the widget itself (by its exact name or its sitekey): the folded match
+    keeps a dashboard rename like 'Legacy-x' out of a prune, and the exception keeps a spec
+    that manages 'Testimonials' beside `ignore: [test*]` working as it always did."""
+    mine = widget.sitekey in claimed or widget.name in claimed
+    return any(
+        (how := name_rules.matching(pattern, widget.name)) is name_rules.Match.AS_WRITTEN
+        or (how is name_rules.Match.FOLDED and not mine)
+        for pattern in patterns
+    )
 
 
 def _apply_order(action: Action) -> int:

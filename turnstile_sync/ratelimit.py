@@ -85,6 +85,11 @@ class RequestBudget:
                 self.waited += wait
                 await self._sleep(wait)
 
+    @property
+    def paused_until(self) -> float:
+        """When a 429's retry-after lets requests go again (clock time; past if not paused)."""
+        return self._paused_until
+
     def pause(self, seconds: float) -> None:
         """The server said to wait (429 retry-after): nobody sends until then."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)

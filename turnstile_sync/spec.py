@@ -318,7 +318,7 @@ def _cross_field_problems(data: dict[str, Any], positions: _Positions) -> list[P
         name = entry.get("name")
         if location[0] == "widgets" and isinstance(name, str):
             for pattern in patterns:
-                if name_rules.matches(pattern, name):
+                if name_rules.matching(pattern, name) is name_rules.Match.AS_WRITTEN:
                     report(
                         (*location, "name"),
                         f"{name!r} matches ignore pattern {pattern!r}, so it would never be "

@@ -132,6 +132,23 @@ async def test_a_429_feeds_the_shared_pause():
     assert time.sleeps == [4.0]
 
 
+@respx.mock
+async def test_a_429_pause_longer_than_the_retry_budget_is_not_waited_out():
+    """After a 429 asking for Cloudflare's five-minute block, a later operation (e.g. apply's
+    verifying list) gives up at once under --max-retry-time instead of sleeping through it."""
+    time = FakeTime()
+    respx.get(WIDGETS).mock(return_value=unavailable(429, **{"retry-after": "300"}))
+    respx.delete(f"{WIDGETS}/0xA").mock(return_value=unavailable(429, **{"retry-after": "300"}))
+    policy = RetryPolicy(max_retry_time=5)
+    async with client(time, rate_limit=RateLimit(1000, 60), retry=policy) as api:
+        with pytest.raises(RetriesExhaustedError):
+            await api.delete_widget("0xA")
+        with pytest.raises(RetriesExhaustedError) as caught:
+            await api.list_widgets()
+    assert "asked every request to wait 300 s more" in str(caught.value)
+    assert time.sleeps == []
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
 @respx.mock
 async def test_other_4xx_are_never_retried(status):

@@ -155,34 +155,34 @@ def test_an_interrupted_replacement_is_finished_by_the_next_apply(write_spec, ta
 def test_a_replacement_cut_off_between_its_halves_is_finished_by_the_next_apply(
     write_spec, tmp_path
 ):
-    """The real thing: the account allows two requests per credential, so the replacement's
-    list and create get through and its delete is refused (429, no retry budget)."""
+    """The real thing: the emulator allows two requests per credential, so the replacement's
+    list and create get through and its delete is refused (429, no retry budget); the next
+    apply, against the same account without the limit, finishes it."""
     db = tmp_path / "limited.sqlite3"
-    spec = f"account_id: {ACCOUNT}\nwidgets:\n" + entry("checkout") + "\n"
+    spec = f"account_id: {ACCOUNT}\nwidgets:\n" + entry("checkout") + "\n    region: china\n"
     path = str(write_spec(spec))
+    old = seed(db, name="checkout", region="world")
 
-    def apply(token: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        env = clean_env(CLOUDFLARE_BASE_URL=base_url, CLOUDFLARE_API_TOKEN=token, NO_COLOR="1")
+    def apply(base_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        env = clean_env(CLOUDFLARE_BASE_URL=base_url, CLOUDFLARE_API_TOKEN="t", NO_COLOR="1")
         command = cli_command("apply", path, "--auto-approve", *extra)
         return subprocess.run(
             command, capture_output=True, text=True, env=env, timeout=60, check=False
         )
 
     with served_emulator(db, "--rate-limit", "2/600") as base_url:
-        assert apply("first").returncode == 0
-        (old,) = live_widgets(db)
-        write_spec(spec + "    region: china\n")
-        cut = apply("second", "--max-retry-time", "0")
-        assert cut.returncode == 1
-        assert "Two widgets are now named 'checkout'" in cut.stdout
-        (new,) = [w for w in live_widgets(db) if w["sitekey"] != old["sitekey"]]
+        cut = apply(base_url, "--max-retry-time", "0")
+    assert cut.returncode == 1
+    assert "Two widgets are now named 'checkout'" in cut.stdout
+    (new,) = [w for w in live_widgets(db) if w["sitekey"] != old["sitekey"]]
 
-        finished = apply("third")
-        assert finished.returncode == 0, finished.stdout + finished.stderr
-        assert (
-            f"- delete 'checkout' ({old['sitekey']}): left over from an interrupted "
-            "replacement of 'checkout' (region world -> china" in finished.stdout
-        )
+    with served_emulator(db) as base_url:
+        finished = apply(base_url)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert (
+        f"- delete 'checkout' ({old['sitekey']}): left over from an interrupted "
+        "replacement of 'checkout' (region world -> china" in finished.stdout
+    )
     assert [(w["sitekey"], w["region"]) for w in live_widgets(db)] == [(new["sitekey"], "china")]
 
 

@@ -133,20 +133,43 @@ def test_ignore_uses_the_same_rule(pattern):
     assert [w.sitekey for w in result.ignored] == ["0xL"]
 
 
-def test_a_spec_entry_its_own_ignore_rule_covers_is_refused_for_look_alikes_too():
+def test_a_spec_entry_its_own_ignore_rule_covers_as_written_is_refused():
     text = (
         "account_id: 023e105f4ecef8ad9ca31a8372d0c353\n"
-        "ignore: ['legacy [old]', 'Temp-*']\n"
+        "ignore: ['legacy [old]', 'temp-*']\n"
         "widgets:\n"
-        "  - {name: 'Legacy [OLD]', mode: managed, domains: [example.com]}\n"
+        "  - {name: 'legacy [old]', mode: managed, domains: [example.com]}\n"
         "  - {name: temp-login, mode: managed, domains: [example.com]}\n"
     )
     with pytest.raises(SpecError) as caught:
         load_spec_text(text, "spec.yaml")
     messages = [problem.message for problem in caught.value.problems]
     assert messages == [
-        "'Legacy [OLD]' matches ignore pattern 'legacy [old]', so it would never be managed; "
+        "'legacy [old]' matches ignore pattern 'legacy [old]', so it would never be managed; "
         "remove the entry or narrow the pattern",
-        "'temp-login' matches ignore pattern 'Temp-*', so it would never be managed; "
+        "'temp-login' matches ignore pattern 'temp-*', so it would never be managed; "
         "remove the entry or narrow the pattern",
     ]
+
+
+def test_an_entry_an_ignore_rule_covers_only_once_folded_is_managed_as_before():
+    """`ignore: [test*]` beside an entry 'Testimonials' was a valid spec before names were
+    folded, and manages that widget: the entry's own widget is never ignored by folding."""
+    text = (
+        "account_id: 023e105f4ecef8ad9ca31a8372d0c353\n"
+        "ignore: ['test*']\n"
+        "prune: true\n"
+        "widgets:\n"
+        "  - {name: Testimonials, mode: invisible, domains: [example.com]}\n"
+    )
+    loaded = load_spec_text(text, "spec.yaml")
+    result = plan(loaded.spec, [live("Testimonials", "0xT"), live("test-old", "0xO")])
+    assert [(a.kind.value, a.sitekey) for a in result.actions] == [("update", "0xT")]
+    assert [w.sitekey for w in result.ignored] == ["0xO"]
+
+
+def test_a_dashboard_rename_to_a_look_alike_stays_ignored_and_is_not_pruned():
+    desired = spec(managed("keep"), prune=True, ignore=["legacy-*"])
+    result = plan(desired, [live("keep", "0xK"), live("Legacy-Checkout", "0xL")])
+    assert result.actions == ()
+    assert [w.sitekey for w in result.ignored] == ["0xL"]

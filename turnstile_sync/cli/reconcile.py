@@ -257,9 +257,7 @@ def _cancelled() -> int:
     return EXIT_ERROR
 
 
-def _load_reviewed(
-    plan_file: Path, target: Target, spec: str
-) -> tuple[ReviewedPlan, LoadedSpec]:
+def _load_reviewed(plan_file: Path, target: Target, spec: str) -> tuple[ReviewedPlan, LoadedSpec]:
     """The reviewed file and the spec to re-derive it from.
 
     The spec is SPEC from the command line (default widgets.yaml), never the path recorded in
