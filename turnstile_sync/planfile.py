@@ -220,12 +220,14 @@ def write(path: str | Path, document: dict[str, Any]) -> None:
 
 def load(path: str | Path) -> ReviewedPlan:
     """Read a plan file, refusing anything this version cannot apply exactly."""
+    from turnstile_sync.userfiles import PLAN_SIZE_CAP, UserFileError, read_text
+
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlanFileError(f"plan file {path} not found") from None
-    except (OSError, ValueError) as error:
-        raise PlanFileError(f"cannot read plan file {path}: {error}") from None
+        raw = json.loads(read_text(path, PLAN_SIZE_CAP))
+    except UserFileError as error:
+        raise PlanFileError(f"plan file {error}") from None
+    except (ValueError, RecursionError) as error:
+        raise PlanFileError(f"cannot read plan file {path}: {str(error)[:200]}") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise PlanFileError(f"{path} is not a turnstile-sync plan file")
     if raw.get("version") != VERSION:
