@@ -304,7 +304,8 @@ def _format_location(location: Location, data: Any) -> str:
             if isinstance(node, Mapping) and isinstance(node.get("name"), str):
                 text += f" ({excerpt(node['name'])})"
         else:
-            text += f".{part}" if text else part
+            shown = excerpt(str(part))
+            text += f".{shown}" if text else shown
             node = node.get(part) if isinstance(node, Mapping) else None
     return text
 

@@ -48,7 +48,9 @@ class SizeCap:
     """Plural, as in "specs larger than 10 MB are refused"."""
 
     def describe(self) -> str:
-        return f"{self.limit / MIB:g} MB ({self.limit:,} bytes)"
+        if self.limit % MIB:
+            return f"{self.limit:,} bytes"
+        return f"{self.limit // MIB} MB ({self.limit:,} bytes)"
 
 
 SPEC_SIZE_CAP = SizeCap(2 * MIB, "specs")
