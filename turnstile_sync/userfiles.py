@@ -58,9 +58,9 @@ SPEC_SIZE_CAP = SizeCap(2 * MIB, "specs")
 24,000 plain widgets, far more than any account holds) validates in about three seconds of
 CPU and 160 MB; 10 MB would take fifteen seconds and well over a gigabyte. Larger files are
 refused before parsing."""
-PLAN_SIZE_CAP = SizeCap(16 * MIB, "plan files")
-"""Room for the plan of the largest spec (every widget created, with its body, changes and
-fingerprint); JSON this size loads in a second or two."""
+PLAN_SIZE_CAP = SizeCap(32 * MIB, "plan files")
+"""Room for the plan of the largest spec: every widget of a 2 MB spec created is a 21.9 MB plan
+file (about 900 bytes an action, with body, changes and expectations)."""
 
 
 def read_bytes(path: str | Path, cap: SizeCap) -> bytes:

@@ -102,7 +102,7 @@ def test_an_oversized_plan_file_is_refused_naming_the_cap(tmp_path):
     assert result.exit_code == 1
     assert (
         f"plan file {plan_file} is {PLAN_SIZE_CAP.limit + 1:,} bytes; plan files larger than "
-        f"16 MB ({PLAN_SIZE_CAP.limit:,} bytes) are refused" in result.stderr
+        f"32 MB ({PLAN_SIZE_CAP.limit:,} bytes) are refused" in result.stderr
     )
 
 
