@@ -20,6 +20,8 @@ from turnstile_sync.errors import ConfigError
 from turnstile_sync.quoting import quoted
 
 BASE_URL_VARIABLE = "CLOUDFLARE_BASE_URL"
+MAX_URL_LENGTH = 2_048
+"""Longer than any real API address; keeps every message that names the URL short."""
 _EXAMPLE = "for example https://api.cloudflare.com/client/v4"
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 
@@ -51,6 +53,11 @@ def checked_base_url(url: str, source: str = BASE_URL_VARIABLE) -> str:
     """``url`` without a trailing slash if it is an http(s) URL the client can use; otherwise
     a ConfigError that says what is wrong without repeating any credential it may hold."""
     url = url.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise ConfigError(
+            f"{source} is {len(url):,} characters long; a base URL longer than "
+            f"{MAX_URL_LENGTH:,} characters is refused, {_EXAMPLE}"
+        )
     if "@" in url:
         raise ConfigError(
             f"{source} contains '@' (a user name or password?); Cloudflare's API does not take "

@@ -162,6 +162,15 @@ def test_a_malformed_base_url_is_a_usage_error(write_spec, base_url, message):
     assert "Internal error" not in result.stderr
 
 
+def test_a_huge_base_url_is_refused_without_being_repeated(write_spec):
+    base_url = "https://" + "a" * 100_000 + ".example.com/client/v4"
+    env = {"CLOUDFLARE_BASE_URL": base_url, "CLOUDFLARE_API_TOKEN": "t"}
+    result = run_cli(["plan", str(write_spec(spec_text("a")))], env=env)
+    assert result.exit_code == 1
+    assert f"CLOUDFLARE_BASE_URL is {len(base_url):,} characters long" in result.stderr
+    assert len(result.stderr) < 500
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [

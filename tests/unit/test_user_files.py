@@ -29,9 +29,7 @@ def test_a_file_larger_than_the_cap_is_refused_by_its_size(tmp_path):
     path.write_bytes(b"x" * 65)
     with pytest.raises(UserFileError) as refused:
         read_bytes(path, CAP)
-    assert str(refused.value) == (
-        f"{path} is 65 bytes; tests larger than 64 bytes are refused"
-    )
+    assert str(refused.value) == (f"{path} is 65 bytes; tests larger than 64 bytes are refused")
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
