@@ -35,6 +35,7 @@ from turnstile_sync.retry import (
     never_sent,
     retry_after_seconds,
 )
+from turnstile_sync.urls import public_url, redact_urls
 
 log = logging.getLogger("turnstile_sync.api")
 
@@ -114,6 +115,9 @@ class ApiCaller:
         self._parallel = asyncio.Semaphore(max(1, parallelism))
         self.retries = 0
         """Requests repeated because of a retryable failure, for reports and tests."""
+
+    def _public_base_url(self) -> str:
+        return public_url(str(self._http.base_url).rstrip("/"))
 
     def deadline(self) -> float:
         return self.timing.clock() + self.policy.max_retry_time
@@ -196,8 +200,12 @@ class ApiCaller:
                 response = await self._http.request(
                     method, path, params=params, json=json, headers=self._credentials.headers()
                 )
-            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
-                raise ConfigError(f"{operation}: the API address is unusable: {error}") from None
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+                # Their messages quote the URL, which may carry a credential.
+                raise ConfigError(
+                    f"{operation}: the API address {self._public_base_url()} is unusable (not "
+                    "an http(s) URL with a valid host and port)"
+                ) from None
             except (httpx.LocalProtocolError, UnicodeEncodeError):
                 # Their messages quote the offending header, which may be a credential.
                 raise ConfigError(
@@ -205,7 +213,7 @@ class ApiCaller:
                     "characters HTTP does not allow)"
                 ) from None
             except httpx.TransportError as error:
-                cause = _describe_transport_error(error, str(self._http.base_url).rstrip("/"))
+                cause = _describe_transport_error(error, self._public_base_url())
                 log.info("%s %s: %s", method, path, cause)
                 if not repeatable and not never_sent(error):
                     raise AmbiguousWriteError(operation, cause) from None
@@ -232,7 +240,7 @@ def _describe_transport_error(error: httpx.TransportError, base_url: str) -> str
         return f"no answer from {base_url} in time"
     if isinstance(error, httpx.RemoteProtocolError):
         return f"the connection to {base_url} was dropped without an answer"
-    return f"cannot reach {base_url}: {error or type(error).__name__}"
+    return f"cannot reach {base_url}: {redact_urls(str(error)) or type(error).__name__}"
 
 
 def _payload(response: httpx.Response) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ from turnstile_sync.errors import ApiError, ApiMessage, OutcomeUnknownError, Tur
 from turnstile_sync.models import LiveWidget, WidgetBody, WidgetDetail
 from turnstile_sync.ratelimit import CLOUDFLARE_RATE_LIMIT, RateLimit, RequestBudget
 from turnstile_sync.retry import RetryPolicy, Timing
+from turnstile_sync.urls import checked_base_url, public_url
 
 __all__ = ["DEFAULT_BASE_URL", "LIST_PAGE_SIZE", "Credentials", "TurnstileClient"]
 
@@ -54,7 +55,7 @@ class TurnstileClient:
         timing: Timing | None = None,
     ) -> None:
         self.account_id = account_id
-        self._base_url = base_url.rstrip("/")
+        self._base_url = checked_base_url(base_url, "base_url")
         timing = timing or Timing()
         self._http = httpx.AsyncClient(
             base_url=self._base_url,
@@ -77,7 +78,8 @@ class TurnstileClient:
         )
 
     def __repr__(self) -> str:
-        return f"TurnstileClient(account_id={self.account_id!r}, base_url={self._base_url!r})"
+        shown = public_url(self._base_url)
+        return f"TurnstileClient(account_id={self.account_id!r}, base_url={shown!r})"
 
     async def __aenter__(self) -> Self:
         return self

@@ -24,6 +24,7 @@ from turnstile_sync.errors import ConfigError
 from turnstile_sync.models import ACCOUNT_ID_PATTERN
 from turnstile_sync.ratelimit import CLOUDFLARE_RATE_LIMIT, RateLimit
 from turnstile_sync.retry import RetryPolicy
+from turnstile_sync.urls import BASE_URL_VARIABLE, checked_base_url, public_url
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,9 @@ class Target:
         environ: Mapping[str, str] | None = None,
     ) -> Target:
         env = os.environ if environ is None else environ
-        base_url = env.get("CLOUDFLARE_BASE_URL", "").strip() or DEFAULT_BASE_URL
-        if not emulator and not base_url.startswith(("https://", "http://")):
-            raise ConfigError(
-                f"CLOUDFLARE_BASE_URL {base_url!r} is not an http(s) URL, for example "
-                "https://api.cloudflare.com/client/v4"
-            )
+        base_url = env.get(BASE_URL_VARIABLE, "").strip() or DEFAULT_BASE_URL
+        if not emulator:
+            base_url = checked_base_url(base_url)
         return cls(
             emulator=emulator,
             emulator_db=emulator_db,
@@ -64,11 +62,14 @@ class Target:
 
     @property
     def identity(self) -> str:
-        """What a plan file records, so a plan made against one target is not applied to another."""
-        return "emulator" if self.emulator else self.base_url
+        """What a plan file records, so a plan made against one target is not applied to another.
+        Never a credential: only the public form of the URL is recorded."""
+        return "emulator" if self.emulator else public_url(self.base_url)
 
     def describe(self) -> str:
-        return f"the embedded emulator ({self.emulator_db})" if self.emulator else self.base_url
+        if self.emulator:
+            return f"the embedded emulator ({self.emulator_db})"
+        return public_url(self.base_url)
 
 
 def resolve_account_id(

@@ -11,6 +11,8 @@ import functools
 import ipaddress
 import re
 
+from turnstile_sync.quoting import quoted
+
 MAX_HOSTNAME_LENGTH = 253
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -27,20 +29,22 @@ def normalise_hostname(raw: str) -> str:
         except ValueError:
             pass
     if ":" in value:
-        raise ValueError(f"{raw!r} includes a port; write the hostname only")
+        raise ValueError(f"{quoted(raw)} includes a port; write the hostname only")
     if not value.isascii():
-        raise ValueError(f"{raw!r} is not ASCII; write internationalised names in punycode (xn--)")
+        raise ValueError(
+            f"{quoted(raw)} is not ASCII; write internationalised names in punycode (xn--)"
+        )
     if value.endswith("."):
-        raise ValueError(f"{raw!r} ends with a dot; write it without the trailing dot")
+        raise ValueError(f"{quoted(raw)} ends with a dot; write it without the trailing dot")
     if len(value) > MAX_HOSTNAME_LENGTH:
-        raise ValueError(f"{raw!r} is longer than {MAX_HOSTNAME_LENGTH} characters")
+        raise ValueError(f"{quoted(raw)} is longer than {MAX_HOSTNAME_LENGTH} characters")
     labels = value.split(".")
     if all(label.isdigit() for label in labels):
-        raise ValueError(f"{raw!r} is not a valid IP address")
+        raise ValueError(f"{quoted(raw)} is not a valid IP address")
     for label in labels:
         if not _LABEL.match(label):
             raise ValueError(
-                f"{raw!r} is not a valid hostname: each dot-separated part must be 1-63 "
+                f"{quoted(raw)} is not a valid hostname: each dot-separated part must be 1-63 "
                 "letters, digits or hyphens, not starting or ending with a hyphen"
             )
     return value
@@ -51,10 +55,12 @@ def _refuse_url_parts(raw: str, value: str) -> None:
     if not raw.strip():
         raise ValueError("a hostname must not be empty")
     if raw != raw.strip():
-        raise ValueError(f"{raw!r} has leading or trailing whitespace")
+        raise ValueError(f"{quoted(raw)} has leading or trailing whitespace")
     if "://" in value:
-        raise ValueError(f"{raw!r} includes a scheme; write the hostname only")
+        raise ValueError(f"{quoted(raw)} includes a scheme; write the hostname only")
     if "/" in value:
-        raise ValueError(f"{raw!r} includes a path; write the hostname only")
+        raise ValueError(f"{quoted(raw)} includes a path; write the hostname only")
     if "*" in value:
-        raise ValueError(f"{raw!r} is a wildcard; Turnstile hostnames cover subdomains already")
+        raise ValueError(
+            f"{quoted(raw)} is a wildcard; Turnstile hostnames cover subdomains already"
+        )

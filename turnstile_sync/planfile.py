@@ -28,8 +28,11 @@ from turnstile_sync.actions import Action, ActionKind, FieldChange, Plan
 from turnstile_sync.errors import TurnstileSyncError
 from turnstile_sync.guards import Protection
 from turnstile_sync.models import LiveWidget, WidgetBody
+from turnstile_sync.quoting import excerpt
 
 FORMAT = "turnstile-sync-plan"
+MAX_DEPTH = 16
+"""A real plan file nests 7 levels (document, actions, action, changes, change, value, item)."""
 VERSION = 2
 """2 added the ``guards`` block (max_deletes, and whether the plan was made with --force);
 a version-1 file is refused with "make the plan again"."""
@@ -181,10 +184,14 @@ class ReviewedPlan:
 
 
 def spec_digest(path: str | Path) -> str:
+    """The SHA-256 of a spec file, read as the spec loader reads it: a regular file within the
+    spec size cap (a plan file's spec may be a FIFO or /dev/zero planted by its author)."""
+    from turnstile_sync.userfiles import SPEC_SIZE_CAP, UserFileError, read_bytes
+
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError as error:
-        raise PlanFileError(f"cannot read {path}: {error.strerror or error}") from None
+        return hashlib.sha256(read_bytes(path, SPEC_SIZE_CAP)).hexdigest()
+    except UserFileError as error:
+        raise PlanFileError(f"cannot read the spec {error}") from None
 
 
 def dump(
@@ -253,25 +260,30 @@ def load(path: str | Path) -> ReviewedPlan:
 
     Protection and guards are not judged here: they are evaluated on the re-derived plan,
     since everything in the file, its protection block included, is editable."""
+    from turnstile_sync.userfiles import PLAN_SIZE_CAP, UserFileError, read_text
+
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlanFileError(f"plan file {path} not found") from None
-    except (OSError, ValueError) as error:
-        raise PlanFileError(f"cannot read plan file {path}: {error}") from None
+        raw = json.loads(read_text(path, PLAN_SIZE_CAP))
+    except UserFileError as error:
+        raise PlanFileError(f"plan file {error}") from None
+    except (ValueError, RecursionError) as error:
+        raise PlanFileError(f"cannot read plan file {path}: {str(error)[:200]}") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise PlanFileError(f"{path} is not a turnstile-sync plan file")
+    if _depth(raw) > MAX_DEPTH:
+        raise PlanFileError(f"{path} is damaged: it nests deeper than {MAX_DEPTH} levels")
     if raw.get("version") != VERSION:
         raise PlanFileError(
-            f"{path} is a version {raw.get('version')!r} plan file; this turnstile-sync "
+            f"{path} is a version {excerpt(repr(raw.get('version')), 40)} plan file; this "
+            "turnstile-sync "
             f"({__version__}) applies version {VERSION} only. Make the plan again with it."
         )
     try:
         document = _Document.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise PlanFileError(f"{path} is damaged: {where}: {first['msg']}") from None
+        where = excerpt(".".join(str(part) for part in first["loc"]), 120)
+        raise PlanFileError(f"{path} is damaged: {where}: {excerpt(first['msg'], 200)}") from None
     actions = tuple(_load_action(item) for item in document.actions)
     _refuse_repeats(path, actions)
     plan = Plan(
@@ -418,11 +430,29 @@ def _rolled_up(path: tuple[Any, ...], *documents: Any) -> tuple[Any, ...]:
     return path
 
 
+def _depth(document: Any) -> int:
+    """How deeply ``document`` nests, counted without recursion (a hostile file may nest
+    100,000 levels, and every later step, validation and comparison, recurses)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return deepest
+
+
 def _dotted(path: tuple[Any, ...]) -> str:
     text = ""
     for key in path:
-        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
-    return text or "the document"
+        shown = excerpt(str(key), 40)
+        text += f"[{shown}]" if isinstance(key, int) else (f".{shown}" if text else shown)
+    return _bounded(text) or "the document"
 
 
 def _shown(value: Any) -> str:

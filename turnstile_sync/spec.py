@@ -8,6 +8,8 @@ are almost always a copy-paste mistake that would otherwise change a widget unno
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,16 +28,21 @@ from turnstile_sync.models import (
     WidgetSettings,
     WidgetSpec,
 )
+from turnstile_sync.quoting import excerpt, printable, quoted
+from turnstile_sync.userfiles import SPEC_SIZE_CAP, UserFileError, decode, read_bytes
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader when PyYAML has it (10x faster on large specs), else the Python one.
 Both only build plain data, and both give every node its line and column."""
 
+__all__ = ["SPEC_SIZE_CAP", "LoadedSpec", "load_spec", "load_spec_text", "printable"]
+
 Location = tuple[str | int, ...]
 MAX_NODES = 1_000_000
-"""Room for a spec of ~100,000 widgets; stops "billion laughs" alias bombs early."""
+"""More values than a spec within the size cap holds; stops "billion laughs" alias bombs."""
 MAX_DEPTH = 64
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 _COLLECTION_TAGS: dict[type[yaml.Node], str] = {
     yaml.MappingNode: "tag:yaml.org,2002:map",
     yaml.SequenceNode: "tag:yaml.org,2002:seq",
@@ -49,19 +56,45 @@ class _Positions:
     marks: dict[Location, tuple[int, int]] = field(default_factory=dict)
     duplicates: list[tuple[Location, str]] = field(default_factory=list)
     visited: int = 0
+    collections: set[int] = field(default_factory=set)
+    """Ids of the collection nodes converted so far: meeting one again means an alias."""
+    open_collections: set[int] = field(default_factory=set)
+    """Ids of the collections being converted: meeting one of them means a recursive alias."""
+    aliased: bool = False
 
     def add(self, location: Location, mark: yaml.Mark) -> None:
-        """Record a node; refuse documents whose aliases expand without bound."""
+        """Record a node; refuse documents whose aliases expand without bound, saying which
+        limit was hit (a large plain document is not blamed on aliases it does not have)."""
         self.visited += 1
-        if self.visited > MAX_NODES or len(location) > MAX_DEPTH:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"the document nests deeper than {MAX_DEPTH} levels or expands to more than "
-                f"{MAX_NODES:,} values (recursive or exponential aliases?)",
-                mark,
-            )
+        if len(location) > MAX_DEPTH:
+            cause = " (through a recursive alias?)" if self.aliased else ""
+            self.refuse(f"the document nests deeper than {MAX_DEPTH} levels{cause}", mark)
+        if self.visited > MAX_NODES:
+            if self.aliased:
+                self.refuse(
+                    f"the document's aliases expand it to more than {MAX_NODES:,} values "
+                    "(exponential aliases, a 'billion laughs'?)",
+                    mark,
+                )
+            self.refuse(f"the document has more than {MAX_NODES:,} values", mark)
         self.marks.setdefault(location, (mark.line + 1, mark.column + 1))
+
+    def enter(self, node: yaml.Node) -> None:
+        """Note a collection node; one seen before is reached again through an alias."""
+        if id(node) in self.open_collections:
+            self.refuse(
+                "an alias refers to a collection that contains it (recursive alias)",
+                node.start_mark,
+            )
+        self.open_collections.add(id(node))
+        if id(node) in self.collections:
+            self.aliased = True
+        else:
+            self.collections.add(id(node))
+
+    @staticmethod
+    def refuse(message: str, mark: yaml.Mark) -> None:
+        raise yaml.constructor.ConstructorError(None, None, message, mark)
 
     def nearest(self, location: Location) -> tuple[int | None, int | None]:
         """The deepest known position on the path: a missing key points at its parent."""
@@ -81,6 +114,9 @@ class LoadedSpec:
     widget_lines: tuple[int | None, ...]
     key_lines: dict[str, int] = field(default_factory=dict)
     """Line of each top-level key (e.g. where 'prune:' is), for annotations."""
+    sha256: str = ""
+    """Digest of the bytes that were validated (empty for text not read from a file), so a
+    plan can record exactly which spec it came from without reading the file twice."""
 
     def line_of(self, widget_name: str) -> int | None:
         for widget, line in zip(self.spec.widgets, self.widget_lines, strict=True):
@@ -90,15 +126,19 @@ class LoadedSpec:
 
 
 def load_spec(path: str | Path) -> LoadedSpec:
-    """Read and validate a spec file. Raises SpecError listing every problem."""
+    """Read and validate a spec file. Raises SpecError listing every problem.
+
+    Only a regular file within SPEC_SIZE_CAP is read (see userfiles): a FIFO, a device or a
+    huge file is refused at once rather than blocking or filling memory."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(source, [Problem("file not found")]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(source, [Problem(f"cannot read the file: {error}")]) from None
-    return load_spec_text(text, source)
+        data = read_bytes(path, SPEC_SIZE_CAP)
+        text = decode(data, source)
+    except UserFileError as error:
+        message = "file not found" if error.missing else f"the file {error.reason}"
+        raise SpecError(source, [Problem(message)]) from None
+    loaded = load_spec_text(text, source)
+    return dataclasses.replace(loaded, sha256=hashlib.sha256(data).hexdigest())
 
 
 def load_spec_text(text: str, source: str = "<spec>") -> LoadedSpec:
@@ -171,18 +211,32 @@ def _to_data(
     problems: list[Problem],
 ) -> Any:
     positions.add(location, node.start_mark)
+    if type(node) is yaml.ScalarNode:
+        return _construct(node, loader)
     expected_tag = _COLLECTION_TAGS.get(type(node))
-    if expected_tag is not None and node.tag != expected_tag:
+    if expected_tag is None:
+        return loader.construct_object(node, deep=True)
+    if node.tag != expected_tag:
         raise yaml.constructor.ConstructorError(
-            None, None, f"unsupported YAML tag {node.tag!r}", node.start_mark
+            None, None, f"unsupported YAML tag {quoted(node.tag)}", node.start_mark
         )
+    positions.enter(node)
     if isinstance(node, yaml.MappingNode):
-        return _mapping_to_data(node, location, loader, positions, problems)
-    if isinstance(node, yaml.SequenceNode):
-        return [
+        result: Any = _mapping_to_data(node, location, loader, positions, problems)
+    else:
+        result = [
             _to_data(item, (*location, index), loader, positions, problems)
             for index, item in enumerate(node.value)
         ]
+    positions.open_collections.discard(id(node))
+    return result
+
+
+def _construct(node: yaml.Node, loader: Any) -> Any:
+    """A scalar's value; strings (nearly every scalar of a spec) without the constructor's
+    overhead, which is most of the time a large spec takes."""
+    if node.tag == _STR_TAG and type(node) is yaml.ScalarNode:
+        return node.value
     return loader.construct_object(node, deep=True)
 
 
@@ -194,31 +248,34 @@ def _mapping_to_data(
     problems: list[Problem],
 ) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
+    merges = False
     for key_node, _ in node.value:
         if key_node.tag == _MERGE_TAG:
+            merges = True
             continue
-        key = loader.construct_object(key_node, deep=True)
+        key = _construct(key_node, loader)
         if not isinstance(key, str):
             continue
         line = key_node.start_mark.line + 1
         if key in seen:
             message = (
-                f"duplicate key '{key}' (first set on line {seen[key]}); "
+                f"duplicate key {quoted(key)} (first set on line {seen[key]}); "
                 "YAML would silently keep only the last one"
             )
             positions.duplicates.append(((*location, key), message))
             positions.marks[(*location, key)] = (line, key_node.start_mark.column + 1)
         else:
             seen[key] = line
-    loader.flatten_mapping(node)  # resolves '<<' merge keys; later keys override earlier ones
+    if merges:
+        loader.flatten_mapping(node)  # resolves '<<' merge keys; later keys override earlier
     result: dict[Any, Any] = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        key = _construct(key_node, loader)
         if not isinstance(key, str):
             column = key_node.start_mark.column + 1
             problems.append(
                 Problem(
-                    f"keys must be strings, got {key!r}",
+                    f"keys must be strings, got {_bounded(key)}",
                     _format_location(location, {}),
                     key_node.start_mark.line + 1,
                     column,
@@ -230,10 +287,10 @@ def _mapping_to_data(
     return result
 
 
-def printable(text: str) -> str:
-    """User text inside a message, with control characters escaped: a newline in a widget
-    name must not start a new line of output (under GitHub Actions, a forged command)."""
-    return text if text.isprintable() else repr(text)[1:-1]
+def _bounded(value: Any) -> str:
+    """A non-string user value in a message: its repr, quoted within the usual bound."""
+    text = repr(value)
+    return text if len(text) <= 80 else quoted(text)
 
 
 def _format_location(location: Location, data: Any) -> str:
@@ -245,9 +302,10 @@ def _format_location(location: Location, data: Any) -> str:
             text += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
             if isinstance(node, Mapping) and isinstance(node.get("name"), str):
-                text += f" ({printable(node['name'])})"
+                text += f" ({excerpt(node['name'])})"
         else:
-            text += f".{part}" if text else part
+            shown = excerpt(str(part))
+            text += f".{shown}" if text else shown
             node = node.get(part) if isinstance(node, Mapping) else None
     return text
 
@@ -270,7 +328,7 @@ def _problem_from_pydantic(error: Any, data: Any, positions: _Positions) -> Prob
     if kind == "extra_forbidden":
         model = _model_at(location[:-1])
         allowed = ", ".join(model.model_fields) if model else ""
-        message = f"unknown key '{location[-1]}'" + (
+        message = f"unknown key {quoted(str(location[-1]))}" + (
             f"; allowed keys: {allowed}" if allowed else ""
         )
     elif kind == "missing":
@@ -278,7 +336,8 @@ def _problem_from_pydantic(error: Any, data: Any, positions: _Positions) -> Prob
     else:
         message = error["msg"].removeprefix("Value error, ")
         if kind not in {"value_error"} and not isinstance(error.get("input"), dict | list):
-            message += f" (got {error['input']!r})"
+            shown = error["input"]
+            message += f" (got {quoted(shown) if isinstance(shown, str) else _bounded(shown)})"
     return Problem(message, _format_location(location, data), line, column)
 
 
@@ -321,7 +380,8 @@ def _cross_field_problems(data: dict[str, Any], positions: _Positions) -> list[P
                 if name_rules.matching(pattern, name) is name_rules.Match.AS_WRITTEN:
                     report(
                         (*location, "name"),
-                        f"{name!r} matches ignore pattern {pattern!r}, so it would never be "
+                        f"{quoted(name)} matches ignore pattern {quoted(pattern)}, so it would "
+                        "never be "
                         "managed; remove the entry or narrow the pattern",
                     )
     return problems
@@ -371,7 +431,7 @@ def _duplicate_name_problems(data: dict[str, Any], positions: _Positions) -> lis
         line, column = positions.nearest(location)
         if name in first_line_of:
             message = (
-                f"duplicate widget name {name!r} (also on line {first_line_of[name]}); "
+                f"duplicate widget name {quoted(name)} (also on line {first_line_of[name]}); "
                 "names identify widgets, so each must be unique in the file unless every "
                 "entry with the name pins a 'sitekey:'"
             )

@@ -4,6 +4,8 @@ that is exactly the reviewed plan: an edited plan file can only be refused, chan
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import pytest
 from tests.conftest import ACCOUNT, OTHER_ACCOUNT
 from tests.e2e.conftest import live_widgets, seed
 from tests.e2e.test_safety import beside, entry, names, spec_text
+from tests.processes import cli_command
 from turnstile_sync.emulator import Backend
 
 
@@ -386,3 +389,72 @@ def test_a_plan_file_cannot_choose_the_spec_it_is_checked_against(
     stderr = result.stderr
     assert f"{reviewed_plan} was made from the spec {other_spec}" in stderr
     assert victim["sitekey"] in {w["sitekey"] for w in live_widgets(target.db)}
+
+
+ESCAPE = "\x1b]0;owned\x07\u202e"
+HUGE = "x" * 1_000_000 + ESCAPE
+
+
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d["actions"][0]["body"].update({HUGE: 1}),
+        lambda d: d.update(account_id=HUGE),
+        lambda d: d.update(target=HUGE),
+        lambda d: d.update(version=HUGE),
+        lambda d: d["actions"][0]["changes"][0].update(before=_nested(600)),
+        lambda d: d.update(summary="VERY-DEEP"),
+    ],
+    ids=["huge-key", "huge-account", "huge-target", "huge-version", "deep-value", "very-deep"],
+)
+def test_hostile_plan_file_values_give_a_short_escaped_refusal(
+    write_spec, target, tmp_path, change
+):
+    plan_file = plan_file_for(target, write_spec, tmp_path, spec_text(entry("new")))
+    document = json.loads(plan_file.read_text())
+    change(document)
+    deep = "[" * 100_000 + "]" * 100_000  # more than json.dumps itself can write
+    plan_file.write_text(json.dumps(document).replace('"VERY-DEEP"', deep))
+    stderr = refused_unchanged(target, plan_file)
+    assert len(stderr) < 4_000
+    assert "\x1b" not in stderr and "\x07" not in stderr and "\u202e" not in stderr
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_spec_that_is_a_device_or_fifo_is_refused_at_once_beside_a_plan_file(
+    write_spec, tmp_path, kind
+):
+    db = tmp_path / "emulator.sqlite3"
+    plan_file = tmp_path / "plan.json"
+    spec = write_spec(spec_text(entry("new")))
+    flags = ["--emulator", "--emulator-db", str(db)]
+    made = subprocess.run(
+        cli_command("plan", str(spec), "--out", str(plan_file), *flags),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    if kind == "fifo":
+        hostile = tmp_path / "spec.fifo"
+        os.mkfifo(hostile)
+    else:
+        hostile = Path("/dev/zero")
+    applied = subprocess.run(  # a child process, so a hang fails the test instead of hanging it
+        cli_command("apply", str(hostile), "--plan", str(plan_file), *flags),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert applied.returncode == 1
+    assert "not a regular file" in applied.stderr
+    assert "Internal error" not in applied.stderr

@@ -151,3 +151,31 @@ def test_markdown_folds_stay_balanced_when_unmanaged_widgets_overflow():
     assert len(text) <= markdown.GITHUB_COMMENT_LIMIT
     assert text.count("<details>") == text.count("</details>")
     assert "unmanaged)" in text[text.index("[!NOTE]") :]
+
+
+CONTROL_AND_BIDI = (
+    [chr(code) for code in range(0x20) if chr(code) not in "\t\n\r"]
+    + ["\t", "\n", "\r", "\x7f"]
+    + [chr(code) for code in range(0x80, 0xA0)]
+    + [chr(code) for code in range(0x202A, 0x202F)]
+    + [chr(code) for code in range(0x2066, 0x206A)]
+    + ["\u200e", "\u200f", "\u061c"]
+)
+
+
+@pytest.mark.parametrize("character", CONTROL_AND_BIDI, ids=lambda c: f"U+{ord(c):04X}")
+def test_markdown_escapes_control_and_bidi_characters_as_visible_text(character):
+    name = f"a{character}b"
+    desired = spec(managed(name, mode="invisible"), prune=True, max_deletes=5)
+    current = [
+        live(name, "0x4AAAAAAAHOSTILE00000001"),
+        live(f"gone{character}", "0x4AAAAAAAHOSTILE00000002"),
+    ]
+    rendered = markdown.render(plan(desired, current))
+    if character == "\n":  # the document's own line breaks
+        assert f"a{character}b" not in rendered and f"gone{character}" not in rendered
+    else:
+        assert character not in rendered
+    visible = repr(character)[1:-1]
+    assert f"a{visible}b" in rendered
+    assert f"gone{visible}" in rendered

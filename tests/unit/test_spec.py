@@ -311,10 +311,32 @@ def alias_bomb(levels: int = 8) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("text", ["a: &a [*a]\n", alias_bomb()], ids=["recursive", "bomb"])
-def test_alias_bombs_are_refused(text):
+@pytest.mark.parametrize(
+    ("text", "limit"),
+    [
+        ("a: &a [*a]\n", "recursive alias"),
+        ("a: &a {b: [*a]}\n", "recursive alias"),
+        (alias_bomb(), "aliases expand it to more than 1,000,000 values"),
+    ],
+    ids=["recursive", "recursive-mapping", "bomb"],
+)
+def test_alias_bombs_are_refused_naming_the_limit(text, limit):
     problem = only_problem(text)
-    assert "recursive or exponential aliases" in problem
+    assert limit in problem
+
+
+def test_a_large_plain_document_is_not_blamed_on_aliases(monkeypatch):
+    monkeypatch.setattr("turnstile_sync.spec.MAX_NODES", 1_000)
+    text = "widgets: [" + ", ".join(["x"] * 1_001) + "]\n"
+    problem = only_problem(text)
+    assert "the document has more than 1,000 values" in problem
+    assert "alias" not in problem
+
+
+def test_deep_nesting_without_aliases_names_the_depth_limit():
+    problem = only_problem("widgets: " + "[" * 70 + "]" * 70 + "\n")
+    assert "nests deeper than 64 levels" in problem
+    assert "alias" not in problem
 
 
 def test_cross_field_rules_are_reported_with_everything_else():

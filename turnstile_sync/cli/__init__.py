@@ -19,6 +19,7 @@ __all__ = ["cli", "main"]
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     from turnstile_sync.errors import GuardError, SpecError, TurnstileSyncError
+    from turnstile_sync.urls import redact_urls
 
     try:
         code = cli.main(args=argv, prog_name="turnstile-sync", standalone_mode=False)
@@ -34,7 +35,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error: {error}\nNothing was changed.", err=True)
         code = EXIT_ERROR
     except TurnstileSyncError as error:
-        click.echo(f"Error: {error}", err=True)
+        # Messages name URLs in their public form already; this is the last line of defence.
+        click.echo(f"Error: {redact_urls(str(error))}", err=True)
         code = EXIT_ERROR
     except click.ClickException as error:
         error.show()
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("TURNSTILE_SYNC_DEBUG"):
             raise
         click.echo(
-            f"Internal error: {type(error).__name__}: {error}\n"
+            f"Internal error: {type(error).__name__}: {redact_urls(str(error))[:1000]}\n"
             "This is a bug in turnstile-sync; please report it. "
             "Set TURNSTILE_SYNC_DEBUG=1 to see the traceback.",
             err=True,

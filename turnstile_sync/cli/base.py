@@ -8,6 +8,7 @@ error, including usage errors (click's own default for those would be 2).
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
     from turnstile_sync.client import TurnstileClient
     from turnstile_sync.connection import Target
+    from turnstile_sync.ratelimit import RateLimit
     from turnstile_sync.secrets_sink import SecretsSink
     from turnstile_sync.spec import LoadedSpec
 
@@ -68,6 +70,45 @@ def cli(verbose: bool, no_color: bool) -> None:
     logger.propagate = False
 
 
+MAX_RETRY_TIME_LIMIT = 86_400.0
+"""A day: longer is indistinguishable from retrying forever, which no pipeline wants."""
+
+
+def retry_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """--max-retry-time: a finite number of seconds from 0 to a day. click's FloatRange lets
+    ``nan`` through (every comparison with it is false), and a budget of ``nan`` or ``inf``
+    retries forever."""
+    if not 0 <= value <= MAX_RETRY_TIME_LIMIT:  # also false for nan
+        raise click.BadParameter(
+            f"{_shown(value)} is not a number of seconds from 0 to {MAX_RETRY_TIME_LIMIT:,g}",
+            ctx,
+            param,
+        )
+    return value
+
+
+def rate_limit(ctx: click.Context, param: click.Parameter, value: str) -> RateLimit | None:
+    """--rate-limit: ``N/SECONDS`` or ``off``, checked while the command line is parsed."""
+    from turnstile_sync.errors import ConfigError
+    from turnstile_sync.ratelimit import RateLimit
+
+    try:
+        limit = RateLimit.parse(value)
+    except ConfigError:
+        raise click.BadParameter(
+            f"{_shown(value)} is not N/SECONDS (e.g. 1200/300) or 'off'", ctx, param
+        ) from None
+    if limit is not None and not math.isfinite(limit.seconds):
+        raise click.BadParameter(f"{_shown(value)}: the window is not a finite number", ctx, param)
+    return limit
+
+
+def _shown(value: Any) -> str:
+    from turnstile_sync.quoting import quoted
+
+    return quoted(str(value))
+
+
 def spec_argument(function: _F) -> _F:
     return click.argument(
         "spec_path", metavar="[SPEC]", default=DEFAULT_SPEC, type=click.Path(dir_okay=False)
@@ -94,18 +135,17 @@ def connection_options(*, account_help: str) -> Callable[[Callable[..., Any]], c
             emulator: bool,
             emulator_db: Path,
             max_retry_time: float,
-            rate_limit: str,
+            rate_limit: RateLimit | None,
             **kwargs: Any,
         ) -> Any:
             from turnstile_sync.connection import Target
-            from turnstile_sync.ratelimit import RateLimit
             from turnstile_sync.retry import RetryPolicy
 
             target = Target.choose(
                 emulator=emulator,
                 emulator_db=emulator_db,
                 retry=RetryPolicy(max_retry_time=max_retry_time),
-                rate_limit=RateLimit.parse(rate_limit),
+                rate_limit=rate_limit,
             )
             return function(*args, connection=Connection(account_id, target), **kwargs)
 
@@ -125,7 +165,8 @@ def connection_options(*, account_help: str) -> Callable[[Callable[..., Any]], c
             ),
             click.option(
                 "--max-retry-time",
-                type=click.FloatRange(min=0),
+                type=float,
+                callback=retry_seconds,
                 default=DEFAULT_MAX_RETRY_TIME,
                 show_default=True,
                 help="Seconds one API operation may spend retrying 429s, 5xx, timeouts and "
@@ -133,6 +174,7 @@ def connection_options(*, account_help: str) -> Callable[[Callable[..., Any]], c
             ),
             click.option(
                 "--rate-limit",
+                callback=rate_limit,
                 default=str(CLOUDFLARE_RATE_LIMIT),
                 show_default=True,
                 help="Client-side request budget, N/SECONDS (Cloudflare's is 1200/300 per "

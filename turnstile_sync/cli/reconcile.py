@@ -30,6 +30,7 @@ from turnstile_sync.cli.base import (
     warn,
 )
 from turnstile_sync.cli.output import FORMATS, PlanView, format_option
+from turnstile_sync.quoting import excerpt, quoted
 
 if TYPE_CHECKING:
     from turnstile_sync.actions import Action, Plan
@@ -155,7 +156,7 @@ def plan_command(
             plan,
             target=target.identity,
             spec_path=loaded.source,
-            spec_sha256=planfile.spec_digest(spec_path),
+            spec_sha256=loaded.sha256,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             protection=Protection.of(loaded.spec),
             guards=planfile.GuardSettings(max_deletes=loaded.spec.max_deletes, forced=force),
@@ -269,8 +270,8 @@ def _load_reviewed(plan_file: Path, target: Target, spec: str) -> tuple[Reviewed
     reviewed = planfile.load(plan_file)
     if reviewed.target != target.identity:
         raise PlanFileError(
-            f"{plan_file} was planned against {reviewed.target}, not {target.identity}; make "
-            "the plan against the target you apply to"
+            f"{plan_file} was planned against {quoted(reviewed.target)}, not {target.identity}; "
+            "make the plan against the target you apply to"
         )
     recorded = reviewed.spec_path
     click.echo(f"Re-deriving the plan from the spec {spec}.", err=True)
@@ -280,11 +281,14 @@ def _load_reviewed(plan_file: Path, target: Target, spec: str) -> tuple[Reviewed
                 f"{spec} changed since {plan_file} was made from it; plan again and review"
             )
         raise PlanFileError(
-            f"{plan_file} was made from the spec {recorded}, and {spec} is not that spec as it "
-            "was (their SHA-256 differ); apply with the spec the plan was made from, or plan "
-            "again and review"
+            f"{plan_file} was made from the spec {excerpt(recorded, 200)}, and {spec} is not "
+            "that spec as it was (their SHA-256 differ); apply with the spec the plan was made "
+            "from, or plan again and review"
         )
-    return reviewed, load_spec(spec)
+    loaded = load_spec(spec)
+    if loaded.sha256 != reviewed.spec_sha256:  # changed between the check and the read
+        raise PlanFileError(f"{spec} changed while it was being read; apply again")
+    return reviewed, loaded
 
 
 def _check_account(plan_file: Path, reviewed: ReviewedPlan, account: str) -> None:
@@ -293,7 +297,8 @@ def _check_account(plan_file: Path, reviewed: ReviewedPlan, account: str) -> Non
 
     if reviewed.plan.account_id != account:
         raise PlanFileError(
-            f"{plan_file} is a plan for account {reviewed.plan.account_id}, not {account} (the "
+            f"{plan_file} is a plan for account {quoted(reviewed.plan.account_id)}, not {account} "
+            "(the "
             "account this apply resolves from --account-id, the spec's account_id or "
             "CLOUDFLARE_ACCOUNT_ID)"
         )

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from turnstile_sync.actions import Action, ActionKind, FieldChange, Plan
+from turnstile_sync.quoting import printable
 from turnstile_sync.render.text import format_value
 
 GITHUB_COMMENT_LIMIT = 65_536
@@ -26,21 +27,22 @@ _ORDER = (ActionKind.REPLACE, ActionKind.DELETE, ActionKind.CREATE, ActionKind.U
 
 
 def escape(text: str) -> str:
-    """Safe inside a table cell and inline code: no pipes, backticks, HTML or line breaks."""
+    """Safe inside a table cell: no pipes, backticks or HTML; line breaks, control and bidi
+    characters escaped as visible text (``\\x1b``, ``\\u202e``), as in every renderer."""
     return (
-        text.replace("\\", "\\\\")
+        printable(text)
+        .replace("\\", "\\\\")
         .replace("|", "\\|")
         .replace("`", "'")
         .replace("<", "&lt;")
         .replace(">", "&gt;")
-        .replace("\n", " ")
-        .replace("\r", " ")
     )
 
 
 def _code(text: str) -> str:
-    """Inline code is literal (no HTML), so only what breaks a table or the span is changed."""
-    safe = text.replace("|", "\\|").replace("`", "'").replace("\n", " ").replace("\r", " ")
+    """Inline code is literal (no HTML), so only what breaks a table or the span is changed,
+    and control and bidi characters, which act even inside code, are escaped as text."""
+    safe = printable(text).replace("|", "\\|").replace("`", "'")
     return f"`{safe}`"
 
 
