@@ -31,17 +31,10 @@ class PrivateFileError(OSError):
 def read_private(path: Path) -> str | None:
     """The text of ``path``, or None if it does not exist. Never follows a symbolic link at
     ``path`` and never blocks on a FIFO or device planted there."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        descriptor = os.open(path, flags)
+        descriptor = _open_unfollowed(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise PrivateFileError(
-                f"{path} is a symbolic link; refusing to follow it (pass the real path)"
-            ) from None
-        raise
     with os.fdopen(descriptor, "rb") as handle:
         status = os.fstat(handle.fileno())
         if not stat.S_ISREG(status.st_mode):
@@ -51,6 +44,18 @@ def read_private(path: Path) -> str | None:
     if len(data) > MAX_SIZE:
         raise PrivateFileError(f"{path} is larger than {MAX_SIZE // (1024 * 1024)} MB")
     return data.decode("utf-8")
+
+
+def _open_unfollowed(path: Path, flags: int) -> int:
+    """Open ``path`` without following a symlink at it or blocking on a FIFO planted there."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, FILE_MODE)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise PrivateFileError(
+                f"{path} is a symbolic link; refusing to follow it (pass the real path)"
+            ) from None
+        raise
 
 
 def _refuse_foreign(path: Path, status: os.stat_result) -> None:
@@ -75,15 +80,7 @@ def lock_private(path: Path) -> int:
     writer would silently drop the other's secrets. POSIX record locks belong to the process,
     so one process may take the lock again; another process is refused at once
     (BlockingIOError), before it has read or changed anything."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-    try:
-        descriptor = os.open(path, flags, FILE_MODE)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise PrivateFileError(
-                f"{path} is a symbolic link; refusing to follow it (pass the real path)"
-            ) from None
-        raise
+    descriptor = _open_unfollowed(path, os.O_RDWR | os.O_CREAT)
     try:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise PrivateFileError(f"{path} is not a regular file")

@@ -8,7 +8,7 @@ import shlex
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,7 +30,7 @@ from turnstile_sync.cli.base import (
     warn,
 )
 from turnstile_sync.cli.output import FORMATS, PlanView, format_option
-from turnstile_sync.quoting import excerpt, quoted
+from turnstile_sync.quoting import excerpt
 
 if TYPE_CHECKING:
     from turnstile_sync.actions import Action, Plan
@@ -103,6 +103,23 @@ async def _plan(
     return result
 
 
+def _plan_document(plan: Plan, loaded: LoadedSpec, target: Target, force: bool) -> dict[str, Any]:
+    """The plan-file document: what `plan --out` writes and what `apply --plan` re-derives
+    and compares with the reviewed file, so both are made by the same code."""
+    from turnstile_sync import planfile
+    from turnstile_sync.guards import Protection
+
+    return planfile.dump(
+        plan,
+        target=target.identity,
+        spec_path=loaded.source,
+        spec_sha256=loaded.sha256,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        protection=Protection.of(loaded.spec),
+        guards=planfile.GuardSettings(max_deletes=loaded.spec.max_deletes, forced=force),
+    )
+
+
 ACCOUNT_HELP = "Cloudflare account id; overrides the spec's account_id and CLOUDFLARE_ACCOUNT_ID."
 
 
@@ -150,18 +167,8 @@ def plan_command(
     plan = asyncio.run(run())
     if plan_out is not None:
         from turnstile_sync import planfile
-        from turnstile_sync.guards import Protection
 
-        document = planfile.dump(
-            plan,
-            target=target.identity,
-            spec_path=loaded.source,
-            spec_sha256=loaded.sha256,
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            protection=Protection.of(loaded.spec),
-            guards=planfile.GuardSettings(max_deletes=loaded.spec.max_deletes, forced=force),
-        )
-        planfile.write(plan_out, document)
+        planfile.write(plan_out, _plan_document(plan, loaded, target, force))
         flags = [shlex.quote(str(spec_path)), "--plan", shlex.quote(str(plan_out))]
         if force:
             flags.append("--force")
@@ -270,7 +277,7 @@ def _load_reviewed(plan_file: Path, target: Target, spec: str) -> tuple[Reviewed
     reviewed = planfile.load(plan_file)
     if reviewed.target != target.identity:
         raise PlanFileError(
-            f"{plan_file} was planned against {quoted(reviewed.target)}, not {target.identity}; "
+            f"{plan_file} was planned against {excerpt(reviewed.target)}, not {target.identity}; "
             "make the plan against the target you apply to"
         )
     recorded = reviewed.spec_path
@@ -297,7 +304,7 @@ def _check_account(plan_file: Path, reviewed: ReviewedPlan, account: str) -> Non
 
     if reviewed.plan.account_id != account:
         raise PlanFileError(
-            f"{plan_file} is a plan for account {quoted(reviewed.plan.account_id)}, not {account} "
+            f"{plan_file} is a plan for account {excerpt(reviewed.plan.account_id)}, not {account} "
             "(the "
             "account this apply resolves from --account-id, the spec's account_id or "
             "CLOUDFLARE_ACCOUNT_ID)"
@@ -317,7 +324,6 @@ async def _rederive(
     reviewed one. Stale widgets are reported first, per widget; then every other difference.
     Protection and guards are those of the re-derived plan (``plan`` raises GuardError)."""
     from turnstile_sync import planfile
-    from turnstile_sync.guards import Protection
     from turnstile_sync.planfile import PlanFileError
     from turnstile_sync.planner import plan as derive
 
@@ -330,15 +336,7 @@ async def _rederive(
             f"{listing}\nNothing was changed. Make a new plan and review it."
         )
     derived = derive(loaded.spec, live, account_id=client.account_id, force=force)
-    document = planfile.dump(
-        derived,
-        target=target.identity,
-        spec_path=loaded.source,
-        spec_sha256=reviewed.spec_sha256,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        protection=Protection.of(loaded.spec),
-        guards=planfile.GuardSettings(max_deletes=loaded.spec.max_deletes, forced=force),
-    )
+    document = _plan_document(derived, loaded, target, force)
     differences = planfile.receipt_differences(reviewed.document, document)
     if differences:
         listing = "\n".join(f"  - {line}" for line in differences)
