@@ -195,6 +195,25 @@ def test_a_malformed_number_is_a_usage_error(write_spec, tmp_path, option, value
     assert "Internal error" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--latency-ms", "nan"),
+        ("--latency-ms", "inf"),
+        ("--error-rate", "nan"),
+        ("--drop-rate", "nan"),
+        ("--throttle-rate", "nan"),
+    ],
+)
+def test_a_malformed_emulator_number_is_a_usage_error(tmp_path, option, value):
+    """Refused while the command line is parsed, before a server starts: a nan rate or an
+    infinite latency would otherwise serve a broken emulator."""
+    result = run_cli(["emulator", "serve", "--db", str(tmp_path / "e.db"), option, value])
+    assert result.exit_code == 1
+    assert f"Invalid value for '{option}'" in result.stderr
+    assert f"'{value}' is not a number from 0 to" in result.stderr
+
+
 # Control and bidi characters in names reach no output raw
 
 HOSTILE_CHARACTERS = "\x1b\x07\u202e"

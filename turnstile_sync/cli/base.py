@@ -87,6 +87,16 @@ def retry_seconds(ctx: click.Context, param: click.Parameter, value: float) -> f
     return value
 
 
+def finite(ctx: click.Context, param: click.Parameter, value: float, upper: float = 1.0) -> float:
+    """A probability or duration option: click's FloatRange lets ``nan`` through (every
+    comparison with it is false), and ``inf`` latency would hold every request forever."""
+    if not 0 <= value <= upper:  # also false for nan
+        raise click.BadParameter(
+            f"{_shown(value)} is not a number from 0 to {upper:,g}", ctx, param
+        )
+    return value
+
+
 def rate_limit(ctx: click.Context, param: click.Parameter, value: str) -> RateLimit | None:
     """--rate-limit: ``N/SECONDS`` or ``off``, checked while the command line is parsed."""
     from turnstile_sync.errors import ConfigError

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from turnstile_sync.cli.base import EXIT_OK, cli
+from turnstile_sync.cli.base import EXIT_OK, cli, finite
 from turnstile_sync.defaults import DEFAULT_EMULATOR_DB
 
 
@@ -49,17 +49,25 @@ def emulator() -> None:
     show_default=True,
     help="Requests per sliding window of SECONDS per credential, as N/SECONDS, or 'off'.",
 )
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0, help="Delay per request.")
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=0,
+    callback=lambda ctx, param, value: finite(ctx, param, value, upper=3_600_000),
+    help="Delay per request (at most an hour).",
+)
 @click.option(
     "--error-rate",
     type=click.FloatRange(0, 1),
     default=0,
+    callback=finite,
     help="Probability of a 503 before the request is performed.",
 )
 @click.option(
     "--drop-rate",
     type=click.FloatRange(0, 1),
     default=0,
+    callback=finite,
     help="Probability that the request is performed and then the connection is dropped "
     "without a response.",
 )
@@ -67,6 +75,7 @@ def emulator() -> None:
     "--throttle-rate",
     type=click.FloatRange(0, 1),
     default=0,
+    callback=finite,
     help="Probability of a spurious 429 with retry-after.",
 )
 @click.option("--seed", type=int, help="Seed for faults, sitekeys and secrets: reproducible runs.")
