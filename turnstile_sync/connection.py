@@ -22,6 +22,7 @@ from turnstile_sync.client import (
 from turnstile_sync.defaults import DEFAULT_EMULATOR_DB
 from turnstile_sync.errors import ConfigError
 from turnstile_sync.models import ACCOUNT_ID_PATTERN
+from turnstile_sync.quoting import quoted
 from turnstile_sync.ratelimit import CLOUDFLARE_RATE_LIMIT, RateLimit
 from turnstile_sync.retry import RetryPolicy
 from turnstile_sync.urls import BASE_URL_VARIABLE, checked_base_url, public_url
@@ -81,26 +82,33 @@ def resolve_account_id(
     env = os.environ if environ is None else environ
     from_env = env.get("CLOUDFLARE_ACCOUNT_ID", "").strip() or None
     if flag:
-        account_id, origin = flag.strip(), "--account-id"
+        account_id = _checked(flag.strip(), "--account-id")
         if spec_account_id and spec_account_id != account_id and warn is not None:
             warn(f"--account-id {account_id} overrides the spec's account_id ({spec_account_id}).")
     elif spec_account_id:
-        account_id, origin = spec_account_id, "the spec's account_id"
+        account_id = _checked(spec_account_id, "the spec's account_id")
         if from_env and from_env != spec_account_id and warn is not None:
+            shown = from_env if ACCOUNT_ID_PATTERN.fullmatch(from_env) else quoted(from_env)
             warn(
-                f"CLOUDFLARE_ACCOUNT_ID ({from_env}) differs from the spec's account_id "
+                f"CLOUDFLARE_ACCOUNT_ID ({shown}) differs from the spec's account_id "
                 f"({spec_account_id}); using the spec's. Pass --account-id to override."
             )
     elif from_env:
-        account_id, origin = from_env, "CLOUDFLARE_ACCOUNT_ID"
+        account_id = _checked(from_env, "CLOUDFLARE_ACCOUNT_ID")
     else:
         raise ConfigError(
             "no account id: set account_id in the spec, pass --account-id, or set "
             "CLOUDFLARE_ACCOUNT_ID"
         )
-    if not ACCOUNT_ID_PATTERN.match(account_id):
+    return account_id
+
+
+def _checked(account_id: str, origin: str) -> str:
+    """An account id is validated before it is printed anywhere: it may come from a command
+    line or variable a pull request controls, and a newline in it would forge a log line."""
+    if not ACCOUNT_ID_PATTERN.fullmatch(account_id):
         raise ConfigError(
-            f"{origin} {account_id!r} is not an account id (32 lower-case hex characters)"
+            f"{origin} {quoted(account_id)} is not an account id (32 lower-case hex characters)"
         )
     return account_id
 

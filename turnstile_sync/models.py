@@ -31,7 +31,7 @@ FREE_MAX_DOMAINS = 10
 ENTERPRISE_MAX_DOMAINS = 200
 """The highest hostname limit Cloudflare offers (Enterprise)."""
 
-ACCOUNT_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+ACCOUNT_ID_PATTERN = re.compile(r"\A[0-9a-f]{32}\Z")
 
 
 class Mode(StrEnum):

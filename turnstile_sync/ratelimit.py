@@ -9,6 +9,7 @@ log of its own sends and waits only when the next request would overflow the win
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections import deque
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from turnstile_sync.errors import ConfigError
+from turnstile_sync.quoting import quoted
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*$")
 
@@ -33,13 +35,24 @@ class RateLimit:
         if text.strip().lower() in {"off", "none", "0"}:
             return None
         match = _RATE.match(text)
-        if not match or int(match.group(1)) < 1 or float(match.group(2)) <= 0:
-            raise ConfigError(f"rate limit {text!r} is not N/SECONDS (e.g. 1200/300) or 'off'")
-        return cls(int(match.group(1)), float(match.group(2)))
+        requests, seconds = 0, 0.0
+        if match:
+            with contextlib.suppress(ValueError):  # more digits than int() takes
+                requests, seconds = int(match.group(1)), float(match.group(2))
+        if not (1 <= requests <= MAX_REQUESTS and 0 < seconds <= MAX_WINDOW):
+            raise ConfigError(
+                f"rate limit {quoted(text)} is not N/SECONDS (e.g. 1200/300, N at most "
+                f"{MAX_REQUESTS:,}, SECONDS at most {MAX_WINDOW:,g}) or 'off'"
+            )
+        return cls(requests, seconds)
 
     def __str__(self) -> str:
         return f"{self.requests}/{self.seconds:g}"
 
+
+MAX_REQUESTS = 1_000_000
+MAX_WINDOW = 86_400.0
+"""A day: a longer window only makes a run wait longer than any pipeline would."""
 
 CLOUDFLARE_RATE_LIMIT = RateLimit(1200, 300)
 """Cloudflare's global API limit: 1,200 requests per five minutes per user."""

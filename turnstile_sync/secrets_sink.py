@@ -45,6 +45,12 @@ class SecretsSink:
     def __repr__(self) -> str:
         return f"SecretsSink({str(self.path)!r}, {len(self._entries)} entries)"
 
+    def close(self) -> None:
+        """Let the next run use the file: the lock is held from here until closed."""
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = -1
+
     def _take_lock(self) -> int:
         """One run at a time per secrets file: each rewrites the whole file from what it read,
         so two overlapping runs would lose each other's secrets."""

@@ -75,9 +75,10 @@ def checked_base_url(url: str, source: str = BASE_URL_VARIABLE) -> str:
         raise ConfigError(f"{source} {shown} is not an http(s) URL, {_EXAMPLE}")
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError) as error:
+        host = parsed.host  # decodes IDNA: 'xn--' labels that are not punycode fail here
+    except (httpx.InvalidURL, ValueError) as error:  # idna's errors are ValueErrors too
         raise ConfigError(f"{source} {shown} is not a valid URL ({quoted(str(error))})") from None
-    if not parsed.host:
+    if not host:
         raise ConfigError(f"{source} {shown} has no host name, {_EXAMPLE}")
     if parsed.port is not None and not 1 <= parsed.port <= 65_535:
         raise ConfigError(

@@ -299,3 +299,53 @@ def test_account_id_flag_that_overrides_the_spec_is_announced(write_spec, target
     result = target.run(["plan", str(write_spec(spec_text(entry("a")))), "--account-id", "f" * 32])
     assert result.exit_code == 0
     assert f"--account-id {'f' * 32} overrides the spec's account_id ({ACCOUNT})" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("flag", "0" * 32 + "\n::error::forged"),
+        ("flag", "x\n::error::FORGED\x1b[31m"),
+        ("env", "0\n::error::FORGED\x1b]0;title\x07"),
+        ("flag", "f" * 100_000),
+    ],
+    ids=["trailing-line", "escape", "env-beside-spec", "huge"],
+)
+def test_a_hostile_account_id_never_reaches_output_raw(write_spec, tmp_path, where, value):
+    """An account id from a command line or variable is checked before it is printed: a
+    newline in it would forge a workflow command in a CI log."""
+    args = ["plan", str(write_spec(spec_text(entry("a")))), "--emulator"]
+    args += ["--emulator-db", str(tmp_path / "e.db")]
+    env = {}
+    if where == "flag":
+        args += ["--account-id", value]
+    else:
+        env["CLOUDFLARE_ACCOUNT_ID"] = value
+    result = run_cli(args, env=env)
+    output = result.stdout + result.stderr
+    assert "\n::error" not in output and "\x1b" not in output and "\x07" not in output
+    assert len(output) < 5_000
+    if where == "flag":
+        assert result.exit_code == 1
+        assert "--account-id" in result.stderr and "is not an account id" in result.stderr
+
+
+def test_the_secrets_file_is_free_again_once_a_command_ends(write_spec, tmp_path):
+    """The lock on --secrets-out lasts as long as the command, not the process: a library
+    user or test calling the CLI in-process must not leave it held for other processes."""
+    sink = tmp_path / "secrets.json"
+    db = ["--emulator", "--emulator-db", str(tmp_path / "e.db")]
+    path = write_spec(spec_text(entry("a")))
+    applied = run_cli(["apply", str(path), "--auto-approve", "--secrets-out", str(sink), *db])
+    assert applied.exit_code == 0, applied.stderr
+    fetched = run_cli(["get-secret", "a", "--account-id", ACCOUNT, "--secrets-out", str(sink), *db])
+    assert fetched.exit_code == 0, fetched.stderr
+    other_process = subprocess.run(
+        cli_command("get-secret", "a", "--account-id", ACCOUNT, "--secrets-out", str(sink), *db),
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+        check=False,
+    )
+    assert other_process.returncode == 0, other_process.stderr

@@ -152,6 +152,8 @@ def test_a_huge_unknown_key_and_hostname_give_bounded_messages(write_spec):
         ("http:///client/v4", "has no host name"),
         ("ftp://example.com/client/v4", "is not an http(s) URL"),
         ("http://exa mple.com/", "contains spaces or control characters"),
+        ("http://xn--/client/v4", "is not a valid URL"),  # not punycode: IDNA refuses it
+        ("http://xn--zz/client/v4", "is not a valid URL"),
     ],
 )
 def test_a_malformed_base_url_is_a_usage_error(write_spec, base_url, message):
@@ -181,6 +183,8 @@ def test_a_huge_base_url_is_refused_without_being_repeated(write_spec):
         ("--rate-limit", "lots", "'lots' is not N/SECONDS (e.g. 1200/300) or 'off'"),
         ("--rate-limit", "10/nan", "'10/nan' is not N/SECONDS"),
         ("--rate-limit", "0/10", "'0/10' is not N/SECONDS"),
+        ("--rate-limit", "9" * 5000 + "/1", "(5,002 characters) is not N/SECONDS"),
+        ("--rate-limit", "1/99999999999999999999999", "is not N/SECONDS"),
         ("--parallelism", "0", "0 is not in the range 1<=x<=64"),
         ("--parallelism", "65", "65 is not in the range 1<=x<=64"),
     ],

@@ -221,6 +221,8 @@ def apply_command(
     from turnstile_sync.secrets_sink import SecretsSink
 
     sink = SecretsSink(secrets_out) if secrets_out is not None else None
+    if sink is not None:
+        click.get_current_context().call_on_close(sink.close)
     target = dataclasses.replace(connection.target, parallelism=parallelism)
     account_id = connection.account_id
     if plan_file is not None:

@@ -85,6 +85,8 @@ def rotate_secret(
     from turnstile_sync.secrets_sink import SecretsSink
 
     sink = SecretsSink(secrets_out) if secrets_out is not None else None
+    if sink is not None:
+        click.get_current_context().call_on_close(sink.close)
     account = _account(connection.account_id, spec_path)
     target = connection.target
     widget = asyncio.run(_find(target, account, name))
@@ -127,6 +129,7 @@ def get_secret(
     from turnstile_sync.secrets_sink import SecretsSink
 
     sink = SecretsSink(secrets_out)
+    click.get_current_context().call_on_close(sink.close)
     account = _account(connection.account_id, spec_path)
     target = connection.target
 
