@@ -19,7 +19,13 @@ import httpx
 from pydantic import ValidationError
 
 from turnstile_sync.caller import AmbiguousWriteError, ApiCaller, Credentials, user_agent
-from turnstile_sync.errors import ApiError, ApiMessage, OutcomeUnknownError, TurnstileSyncError
+from turnstile_sync.errors import (
+    ApiError,
+    ApiMessage,
+    ConfigError,
+    OutcomeUnknownError,
+    TurnstileSyncError,
+)
 from turnstile_sync.models import LiveWidget, WidgetBody, WidgetDetail
 from turnstile_sync.ratelimit import CLOUDFLARE_RATE_LIMIT, RateLimit, RequestBudget
 from turnstile_sync.retry import RetryPolicy, Timing
@@ -57,12 +63,22 @@ class TurnstileClient:
         self.account_id = account_id
         self._base_url = checked_base_url(base_url, "base_url")
         timing = timing or Timing()
-        self._http = httpx.AsyncClient(
-            base_url=self._base_url,
-            transport=transport,
-            timeout=timeout,
-            headers={"User-Agent": user_agent()},
-        )
+        try:
+            self._http = httpx.AsyncClient(
+                base_url=self._base_url,
+                transport=transport,
+                timeout=timeout,
+                headers={"User-Agent": user_agent()},
+            )
+        except (OSError, ValueError, ImportError, httpx.InvalidURL) as error:
+            # httpx reads HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and SSL_CERT_FILE / SSL_CERT_DIR
+            # here; their messages may quote a proxy URL with its password, so only the
+            # error's kind is shown.
+            raise ConfigError(
+                "cannot set up HTTP connections from the environment (a proxy variable such as "
+                "HTTPS_PROXY, or SSL_CERT_FILE / SSL_CERT_DIR, is unusable: "
+                f"{type(error).__name__}); fix or unset it"
+            ) from None
         budget = (
             RequestBudget(rate_limit, clock=timing.clock, sleep=timing.sleep)
             if rate_limit is not None

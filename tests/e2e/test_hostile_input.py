@@ -236,3 +236,27 @@ def test_markdown_and_step_summary_escape_control_and_bidi_characters(write_spec
         assert not any(character in text for character in HOSTILE_CHARACTERS)
         assert "live \\x1b[31mred\\x07 \\u202etxt.exe" in text  # shown, as visible text
         assert "new \\x1b]8;;x\\x07 \\u202egpj.exe" in text
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        {"HTTPS_PROXY": "http://user:PROXYPASSWORD@[::1"},
+        {"HTTPS_PROXY": "ftp://user:PROXYPASSWORD@proxy"},
+        {"HTTPS_PROXY": "socks5://user:PROXYPASSWORD@127.0.0.1:1"},
+        {"SSL_CERT_FILE": "/nonexistent/PROXYPASSWORD"},
+        {"SSL_CERT_FILE": "/tmp"},
+    ],
+    ids=["bad-proxy-url", "proxy-scheme", "socks-without-socksio", "missing-ca", "ca-is-dir"],
+)
+def test_an_unusable_proxy_or_ca_variable_is_a_usage_error(write_spec, variable):
+    env = {
+        "CLOUDFLARE_BASE_URL": "https://api.example.invalid/client/v4",
+        "CLOUDFLARE_API_TOKEN": "t",
+        **variable,
+    }
+    result = run_cli(["plan", str(write_spec(spec_text("a"))), "--max-retry-time", "1"], env=env)
+    assert result.exit_code == 1
+    assert "cannot set up HTTP connections from the environment" in result.stderr
+    assert "PROXYPASSWORD" not in result.stdout + result.stderr
+    assert "Internal error" not in result.stderr
