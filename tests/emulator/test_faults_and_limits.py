@@ -84,6 +84,34 @@ def test_exceeding_the_limit_blocks_a_whole_window_like_cloudflare():
     assert limiter.check("k").allowed
 
 
+def test_one_off_credentials_are_forgotten_once_idle_but_blocks_are_kept():
+    """A long-running emulator fed a new credential per request stays bounded in memory,
+    without forgetting a credential that is still counted or blocked."""
+    now = [0.0]
+    limiter = SlidingWindowLimiter(RateLimit(1, 10), clock=lambda: now[0])
+    assert limiter.check("blocked").allowed
+    assert not limiter.check("blocked").allowed  # blocked until t=10... and then a new window
+    for index in range(30_000):
+        now[0] = index * 0.001  # all within the first 30 s
+        limiter.check(f"one-off {index}")
+    remembered = len(limiter._seen) + len(limiter._blocked_until)
+    assert remembered <= 20_002  # swept whenever it passed the threshold, never unbounded
+    now[0] = 5.0
+    limiter = SlidingWindowLimiter(RateLimit(1, 10), clock=lambda: now[0])
+    assert limiter.check("held").allowed
+    for index in range(10_001):
+        limiter.check(f"other {index}")  # the sweep runs: 'held' is still in its window
+    assert not limiter.check("held").allowed
+
+
+def test_credentials_are_remembered_by_digest_not_by_their_whole_text(tmp_path):
+    from turnstile_sync.emulator.middleware import _credential_key
+
+    options = EmulatorOptions(require_auth=True)
+    key = _credential_key({"x-auth-email": "a" * 60_000 + "@x", "x-auth-key": "k"}, options)
+    assert key is not None and len(key) < 40
+
+
 def test_default_rate_limit_is_cloudflares():
     assert EmulatorOptions().rate_limit == CLOUDFLARE_RATE_LIMIT == RateLimit(1200, 300)
 

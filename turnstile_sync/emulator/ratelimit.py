@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 from turnstile_sync.ratelimit import RateLimit
 
+_SWEEP_ABOVE = 10_000
+"""Credentials remembered before idle ones are swept out (a sweep is linear, so it runs
+rarely: only once this many are held)."""
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -31,10 +35,13 @@ class SlidingWindowLimiter:
         self._clock = clock
         self._seen: dict[str, deque[float]] = {}
         self._blocked_until: dict[str, float] = {}
+        self._sweep_at = _SWEEP_ABOVE
 
     def check(self, key: str) -> Decision:
         """Count a request for ``key`` if the window has room; otherwise block the window."""
         now = self._clock()
+        if len(self._seen) + len(self._blocked_until) > self._sweep_at:
+            self._forget_idle(now)
         blocked_until = self._blocked_until.get(key, 0.0)
         if now < blocked_until:
             return Decision(False, 0, max(1, math.ceil(blocked_until - now)))
@@ -49,6 +56,15 @@ class SlidingWindowLimiter:
         reset = window[0] + self.limit.seconds - now
         remaining = self.limit.requests - len(window)
         return Decision(True, remaining, max(1, math.ceil(reset)))
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop credentials with nothing left in their window and no block running, so a
+        stream of one-off credentials cannot grow a long-running emulator without bound."""
+        horizon = now - self.limit.seconds
+        self._seen = {k: w for k, w in self._seen.items() if w and w[-1] > horizon}
+        self._blocked_until = {k: t for k, t in self._blocked_until.items() if t > now}
+        # Sweep again only once as many more have come: linear work, amortised per request.
+        self._sweep_at = max(_SWEEP_ABOVE, 2 * (len(self._seen) + len(self._blocked_until)))
 
     def policy_header(self) -> str:
         return f'"default";q={self.limit.requests};w={math.ceil(self.limit.seconds)}'
