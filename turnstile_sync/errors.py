@@ -33,6 +33,11 @@ class Problem:
         return f"{where}:{field} {self.message}"
 
 
+MAX_LISTED_PROBLEMS = 100
+"""Problems a spec error's message lists; the rest are counted. A file whose every value is
+wrong would otherwise print a line per value: a million lines help no one fix it."""
+
+
 class SpecError(TurnstileSyncError):
     """The spec file cannot be used. Carries every problem found, not just the first."""
 
@@ -41,8 +46,11 @@ class SpecError(TurnstileSyncError):
         self.problems = problems
         count = len(problems)
         noun = "problem" if count == 1 else "problems"
-        lines = [f"{source}: {count} {noun}:"]
-        lines += [f"  {problem.format(source)}" for problem in problems]
+        lines = [f"{source}: {count:,} {noun}:"]
+        lines += [f"  {problem.format(source)}" for problem in problems[:MAX_LISTED_PROBLEMS]]
+        if count > MAX_LISTED_PROBLEMS:
+            more = count - MAX_LISTED_PROBLEMS
+            lines.append(f"  ... and {more:,} more problem{'s' if more != 1 else ''}")
         super().__init__("\n".join(lines))
 
 

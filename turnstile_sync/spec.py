@@ -9,7 +9,9 @@ are almost always a copy-paste mistake that would otherwise change a widget unno
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +40,21 @@ Both only build plain data, and both give every node its line and column."""
 __all__ = ["SPEC_SIZE_CAP", "LoadedSpec", "load_spec", "load_spec_text", "printable"]
 
 Location = tuple[str | int, ...]
-MAX_NODES = 1_000_000
-"""More values than a spec within the size cap holds; stops "billion laughs" alias bombs."""
+MAX_NODES = 400_000
+"""More values than a spec within the size cap needs; stops "billion laughs" alias bombs.
+
+Measured: the largest plain spec under the 2 MB cap (28,000 widgets of name, mode and one
+hostname) has 224,007 values, and 1,364 Enterprise widgets of 200 short hostnames each have
+282,355. Above that only filler (``[a,a,a,...]``) fits, whose every value is a problem, so a
+higher budget would only buy seconds and gigabytes spent on reporting it."""
 MAX_DEPTH = 64
+"""Deeper than any spec (which nests four levels); checked on the event stream before the
+document is composed, since libyaml's composer recurses on the C stack and a few tens of
+thousands of '[' would overflow it."""
+MAX_ENTRIES = 1_000
+"""Most items read from one 'domains', 'ignore' or 'protected' list. Cloudflare allows 200
+hostnames per widget; a longer list is one problem instead of one per item, and bounds the
+ignore-patterns-by-widgets check."""
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 _COLLECTION_TAGS: dict[type[yaml.Node], str] = {
@@ -160,15 +174,12 @@ def load_spec_text(text: str, source: str = "<spec>") -> LoadedSpec:
         Problem(message, _format_location(location, data), *positions.nearest(location))
         for location, message in positions.duplicates
     ]
+    problems += _overlong_list_problems(data, positions)
     problems += _duplicate_name_problems(data, positions)
     problems += _cross_field_problems(data, positions)
-    try:
-        spec = Spec.model_validate(data)
-    except ValidationError as error:
-        problems += [_problem_from_pydantic(item, data, positions) for item in error.errors()]
-        raise SpecError(source, _in_file_order(problems)) from None
-    if problems:
-        raise SpecError(source, _in_file_order(problems))
+    spec = _validated(data, positions, problems)
+    if spec is None or problems:
+        raise SpecError(source, _bounded_problems(problems))
     lines = tuple(positions.nearest(("widgets", index))[0] for index in range(len(spec.widgets)))
     key_lines = {
         location[0]: mark[0]
@@ -182,9 +193,85 @@ def _in_file_order(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda problem: (problem.line or 0, problem.column or 0))
 
 
+def _bounded_problems(problems: list[Problem]) -> list[Problem]:
+    """The problems in file order, after one saying validation stopped, if it did: first, so
+    it is read even when the message lists only the first problems."""
+    ordered = _in_file_order([p for p in problems if p is not _STOPPED])
+    return [_STOPPED, *ordered] if any(p is _STOPPED for p in problems) else ordered
+
+
+MAX_PROBLEMS = 1_000
+"""Once this many problems are found, no further widget is validated. A file whose every value
+is wrong (400,000 of them fit in the size cap) would otherwise take seconds and a gigabyte to
+describe, one problem at a time, to no one's benefit."""
+_STOPPED = Problem(
+    f"validation stopped after the first {MAX_PROBLEMS:,} problems (below); fix these and "
+    "validate again"
+)
+
+
+def _validated(data: dict[str, Any], positions: _Positions, problems: list[Problem]) -> Spec | None:
+    """The Spec, or None with the problems added. Widgets are validated one at a time, so
+    validation stops once MAX_PROBLEMS are found instead of building every error first."""
+    widgets = data.get("widgets")
+    entries: list[Any] = widgets if isinstance(widgets, list) else []
+    rest = {**data, "widgets": []} if isinstance(widgets, list) else data
+    failed = False
+    try:
+        spec = Spec.model_validate(rest)
+    except ValidationError as error:
+        problems += [_problem_from_pydantic(item, data, positions) for item in error.errors()]
+        failed = True
+    valid: list[WidgetSpec] = []
+    for index, entry in enumerate(entries):
+        if len(problems) >= MAX_PROBLEMS:
+            problems.append(_STOPPED)
+            return None
+        try:
+            valid.append(WidgetSpec.model_validate(entry))
+        except ValidationError as error:
+            for item in error.errors():
+                item["loc"] = ("widgets", index, *item["loc"])
+                problems.append(_problem_from_pydantic(item, data, positions))
+            failed = True
+    if failed:
+        return None
+    return spec.model_copy(update={"widgets": tuple(valid)}) if entries else spec
+
+
+def _check_depth(text: str) -> None:
+    """Refuse a document nesting deeper than MAX_DEPTH, or with more than MAX_NODES values
+    as written, before it is composed.
+
+    libyaml's composer builds nodes recursively on the C stack, so ``[[[[...`` tens of
+    thousands deep crashes the process (a segfault, not an exception). Its parser, which this
+    walks, produces events iteratively in constant stack, so counting collection starts and
+    ends here is safe at any depth."""
+    depth = 0
+    values = 0
+    starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    for event in yaml.parse(text, Loader=_Loader):
+        kind = type(event)
+        mark: Any = event.start_mark  # libyaml's Mark, which refuse() reports like PyYAML's
+        if kind is yaml.ScalarEvent:
+            values += 1
+        elif kind in starts:
+            values += 1
+            depth += 1
+            if depth > MAX_DEPTH:
+                _Positions.refuse(f"the document nests deeper than {MAX_DEPTH} levels", mark)
+        elif kind in ends:
+            depth -= 1
+            continue
+        if values > MAX_NODES:  # refused before composing: composing it is the slow part
+            _Positions.refuse(f"the document has more than {MAX_NODES:,} values", mark)
+
+
 def _parse_yaml(text: str, positions: _Positions, problems: list[Problem]) -> Any:
     loader = _Loader(text)
     try:
+        _check_depth(text)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -212,7 +299,7 @@ def _to_data(
 ) -> Any:
     positions.add(location, node.start_mark)
     if type(node) is yaml.ScalarNode:
-        return _construct(node, loader)
+        return _scalar(node, location, loader, problems)
     expected_tag = _COLLECTION_TAGS.get(type(node))
     if expected_tag is None:
         return loader.construct_object(node, deep=True)
@@ -232,12 +319,47 @@ def _to_data(
     return result
 
 
-def _construct(node: yaml.Node, loader: Any) -> Any:
+def _construct(node: yaml.ScalarNode, loader: Any) -> Any:
     """A scalar's value; strings (nearly every scalar of a spec) without the constructor's
     overhead, which is most of the time a large spec takes."""
-    if node.tag == _STR_TAG and type(node) is yaml.ScalarNode:
+    if node.tag == _STR_TAG:
         return node.value
     return loader.construct_object(node, deep=True)
+
+
+_KINDS = {
+    "tag:yaml.org,2002:timestamp": "a date",
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:binary": "base64 data",
+}
+
+
+def _scalar(node: yaml.ScalarNode, location: Location, loader: Any, problems: list[Problem]) -> Any:
+    """A scalar's value, or None with a problem at the scalar when it cannot be read.
+
+    PyYAML's constructors raise plain ValueError, KeyError or AttributeError on values such
+    as ``2024-02-30``, ``!!int abc`` or a 5,000-digit integer; those are mistakes in the
+    file, so they are reported where they are written, like any other, not as a crash."""
+    try:
+        return _construct(node, loader)
+    except yaml.MarkedYAMLError:
+        raise
+    except Exception as error:  # any failure to read a value is a mistake in the file
+        kind = _KINDS.get(node.tag, f"{quoted(node.tag)}")
+        # A ValueError says what is wrong ("day is out of range for month"); the KeyError or
+        # AttributeError of a malformed '!!bool' or '!!timestamp' only says how PyYAML failed.
+        reason = str(error) if isinstance(error, ValueError) else "not a value of this type"
+        problems.append(
+            Problem(
+                f"cannot read {quoted(node.value, 40)} as {kind}: {excerpt(reason)}",
+                _format_location(location, {}),
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+            )
+        )
+        return None
 
 
 def _mapping_to_data(
@@ -253,9 +375,9 @@ def _mapping_to_data(
         if key_node.tag == _MERGE_TAG:
             merges = True
             continue
-        key = _construct(key_node, loader)
-        if not isinstance(key, str):
-            continue
+        if type(key_node) is not yaml.ScalarNode or key_node.tag != _STR_TAG:
+            continue  # reported below; a collection is never built: it may be an alias bomb
+        key = key_node.value
         line = key_node.start_mark.line + 1
         if key in seen:
             message = (
@@ -266,24 +388,85 @@ def _mapping_to_data(
             positions.marks[(*location, key)] = (line, key_node.start_mark.column + 1)
         else:
             seen[key] = line
-    if merges:
-        loader.flatten_mapping(node)  # resolves '<<' merge keys; later keys override earlier
+    pairs = _merged(node, positions, {}, 0) if merges else node.value
     result: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = _construct(key_node, loader)
+    for key_node, value_node in pairs:
+        if type(key_node) is not yaml.ScalarNode:
+            kind = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
+            problems.append(_key_problem(f"keys must be strings, got {kind}", location, key_node))
+            continue
+        key = _scalar(key_node, location, loader, problems)
         if not isinstance(key, str):
-            column = key_node.start_mark.column + 1
-            problems.append(
-                Problem(
-                    f"keys must be strings, got {_bounded(key)}",
-                    _format_location(location, {}),
-                    key_node.start_mark.line + 1,
-                    column,
+            if key is not None:
+                problems.append(
+                    _key_problem(f"keys must be strings, got {_bounded(key)}", location, key_node)
                 )
-            )
             continue
         positions.add((*location, key), key_node.start_mark)
         result[key] = _to_data(value_node, (*location, key), loader, positions, problems)
+    return result
+
+
+def _key_problem(message: str, location: Location, key_node: yaml.Node) -> Problem:
+    mark = key_node.start_mark
+    return Problem(message, _format_location(location, {}), mark.line + 1, mark.column + 1)
+
+
+Pairs = list[tuple[yaml.Node, yaml.Node]]
+_MERGING: Pairs = []
+"""Marks a mapping whose merges are being resolved: meeting it again means a cycle."""
+
+
+def _merged(
+    node: yaml.MappingNode, positions: _Positions, done: dict[int, Pairs], depth: int
+) -> Pairs:
+    """The mapping's key/value pairs with its '<<' merge keys resolved, as YAML's merge key
+    defines: the mapping's own keys win, then earlier merged mappings over later ones.
+
+    PyYAML's ``flatten_mapping`` concatenates every merged pair, duplicates included, and
+    recurses without a limit: ten mappings that each merge the previous one ten times reach
+    10**10 pairs before anything is counted, and a mapping merging itself never ends. Here a
+    key overridden is dropped as soon as it is met (so no result is longer than the distinct
+    keys in the file), each mapping is flattened once, and merge chains are bounded."""
+    if id(node) in done:
+        if done[id(node)] is _MERGING:
+            positions.refuse(
+                "a merge key ('<<') refers to a mapping that contains it (recursive alias)",
+                node.start_mark,
+            )
+        return done[id(node)]
+    if depth > MAX_DEPTH:
+        positions.refuse(f"merge keys ('<<') nest deeper than {MAX_DEPTH} levels", node.start_mark)
+    done[id(node)] = _MERGING
+    own: Pairs = []
+    sources: list[yaml.MappingNode] = []
+    for key_node, value_node in node.value:
+        if key_node.tag != _MERGE_TAG:
+            own.append((key_node, value_node))
+        elif isinstance(value_node, yaml.MappingNode):
+            sources.append(value_node)
+        elif isinstance(value_node, yaml.SequenceNode) and all(
+            isinstance(item, yaml.MappingNode) for item in value_node.value
+        ):
+            sources += value_node.value
+        else:
+            positions.refuse(
+                "a merge key ('<<') takes a mapping or a list of mappings", value_node.start_mark
+            )
+    result: Pairs = []
+    taken: set[Any] = set()
+    for source_pairs in [own, *(_merged(s, positions, done, depth + 1) for s in sources)]:
+        for key_node, value_node in source_pairs:
+            identity = (
+                (key_node.tag, key_node.value)
+                if type(key_node) is yaml.ScalarNode
+                else id(key_node)
+            )
+            if identity in taken:
+                continue
+            taken.add(identity)
+            result.append((key_node, value_node))
+    done[id(node)] = result
     return result
 
 
@@ -363,6 +546,7 @@ def _cross_field_problems(data: dict[str, Any], positions: _Positions) -> list[P
     )
     raw_ignore = data.get("ignore")
     patterns = [p for p in raw_ignore if isinstance(p, str)] if isinstance(raw_ignore, list) else []
+    ignored_by = _IgnoreRules(patterns)
 
     entries: list[tuple[Location, Any]] = [(("defaults",), data.get("defaults"))]
     widgets = data.get("widgets")
@@ -376,14 +560,75 @@ def _cross_field_problems(data: dict[str, Any], positions: _Positions) -> list[P
             report((*location, "domains"), f"{count} hostnames, more than {limit}. {limit_hint}")
         name = entry.get("name")
         if location[0] == "widgets" and isinstance(name, str):
-            for pattern in patterns:
+            pattern = ignored_by.first(name)
+            if pattern is not None:
+                report(
+                    (*location, "name"),
+                    f"{quoted(name)} matches ignore pattern {quoted(pattern)}, so it would "
+                    "never be managed; remove the entry or narrow the pattern",
+                )
+    return problems
+
+
+class _IgnoreRules:
+    """Which 'ignore' pattern, as written, covers a widget name: the first one, so a name is
+    one problem however many patterns cover it.
+
+    Matching every pattern against every name is patterns x widgets calls to fnmatch, which
+    recompiles once its cache is exceeded; instead a name equal to a pattern is looked up in
+    a dict (patterns without glob characters match only so), and the glob patterns are tried
+    together as one compiled expression before any is tried alone."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.literal: dict[str, int] = {}
+        self.globs: list[tuple[int, str]] = []
+        for index, pattern in enumerate(patterns):
+            self.literal.setdefault(pattern, index)  # equal to the name: a match even as a glob
+            if any(character in pattern for character in "*?["):
+                self.globs.append((index, pattern))
+        self.patterns = patterns
+        self.any_glob = (
+            re.compile("|".join(f"(?:{fnmatch.translate(p)})" for _, p in self.globs))
+            if self.globs
+            else None
+        )
+
+    def first(self, name: str) -> str | None:
+        found = self.literal.get(name)
+        if self.any_glob is not None and self.any_glob.match(name):
+            for index, pattern in self.globs:
+                if found is not None and index > found:
+                    break
                 if name_rules.matching(pattern, name) is name_rules.Match.AS_WRITTEN:
-                    report(
-                        (*location, "name"),
-                        f"{quoted(name)} matches ignore pattern {quoted(pattern)}, so it would "
-                        "never be "
-                        "managed; remove the entry or narrow the pattern",
-                    )
+                    found = index
+                    break
+        return None if found is None else self.patterns[found]
+
+
+def _overlong_list_problems(data: dict[str, Any], positions: _Positions) -> list[Problem]:
+    """A 'domains', 'ignore' or 'protected' list longer than MAX_ENTRIES is one problem, and is
+    then left out of validation, so a 1,000,000-item list (or one alias of a long list used by
+    every widget) is not a million problems, and ignore patterns are not tried by the
+    million against every name."""
+    problems: list[Problem] = []
+
+    def check(owner: dict[str, Any], key: str, location: Location, what: str) -> None:
+        value = owner.get(key)
+        if isinstance(value, list) and len(value) > MAX_ENTRIES:
+            line, column = positions.nearest(location)
+            message = f"{len(value):,} {what}; at most {MAX_ENTRIES:,} are read"
+            problems.append(Problem(message, _format_location(location, data), line, column))
+            del owner[key]
+
+    check(data, "ignore", ("ignore",), "patterns")
+    check(data, "protected", ("protected",), "entries")
+    entries: list[tuple[Location, Any]] = [(("defaults",), data.get("defaults"))]
+    widgets = data.get("widgets")
+    if isinstance(widgets, list):
+        entries += [(("widgets", index), entry) for index, entry in enumerate(widgets)]
+    for location, entry in entries:
+        if isinstance(entry, dict):
+            check(entry, "domains", (*location, "domains"), "hostnames (Cloudflare allows 200)")
     return problems
 
 
@@ -392,7 +637,7 @@ def _hostname_count(domains: Any) -> int:
     if not isinstance(domains, list):
         return 0
     valid = set()
-    for item in domains:
+    for item in set(domains) if all(isinstance(item, str) for item in domains) else domains:
         if isinstance(item, str):
             try:
                 valid.add(normalise_hostname(item))
@@ -411,22 +656,17 @@ def _duplicate_name_problems(data: dict[str, Any], positions: _Positions) -> lis
         return []
     problems: list[Problem] = []
     first_line_of: dict[str, int | None] = {}
-    pinned_names = {
+    unpinned_names = {
         entry.get("name")
         for entry in widgets
-        if isinstance(entry, dict) and entry.get("sitekey") is not None
-    }
+        if isinstance(entry, dict) and entry.get("sitekey") is None
+    }  # one pass, so 24,000 entries sharing a name are not compared pairwise
     for index, entry in enumerate(widgets):
         name = entry.get("name") if isinstance(entry, dict) else None
         if not isinstance(name, str):
             continue
-        all_pinned = name in pinned_names and all(
-            e.get("sitekey") is not None
-            for e in widgets
-            if isinstance(e, dict) and e.get("name") == name
-        )
-        if all_pinned:
-            continue  # identity is the sitekey: two live widgets may share a name
+        if name not in unpinned_names:
+            continue  # every entry with the name pins a sitekey: identity is the sitekey
         location: Location = ("widgets", index, "name")
         line, column = positions.nearest(location)
         if name in first_line_of:
