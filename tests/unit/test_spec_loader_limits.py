@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import ACCOUNT
 from tests.processes import clean_env, cli_command
+from tests.unit.test_spec import only_problem, problems_of
 from turnstile_sync.errors import Problem, SpecError
 from turnstile_sync.spec import MAX_ENTRIES, MAX_NODES, MAX_PROBLEMS, load_spec_text
 from turnstile_sync.userfiles import SPEC_SIZE_CAP
@@ -37,18 +38,6 @@ def validate(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
         timeout=HANG_GUARD,
         check=False,
     )
-
-
-def problems_of(text: str) -> list[str]:
-    with pytest.raises(SpecError) as caught:
-        load_spec_text(text, "spec.yaml")
-    return [problem.format("spec.yaml") for problem in caught.value.problems]
-
-
-def only_problem(text: str) -> str:
-    problems = problems_of(text)
-    assert len(problems) == 1, problems
-    return problems[0]
 
 
 def widget(name: str, *extra: str) -> str:
