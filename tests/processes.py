@@ -190,3 +190,21 @@ def raw_http(base_url: str, request: bytes, *, read: bool = True, timeout: float
             if not chunk:
                 return answer
             answer += chunk
+
+
+HANG_GUARD = 60
+"""Seconds a child CLI may take before the test fails: a bound on a hang, never a speed check."""
+
+
+def run_guarded(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI in a child process, so a read that blocks or a crash fails the test, not the
+    suite."""
+    return subprocess.run(
+        cli_command(*args),
+        cwd=cwd,
+        env=clean_env(NO_COLOR="1"),
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        check=False,
+    )

@@ -4,17 +4,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ACCOUNT, run_cli
 from tests.e2e.conftest import seed
-from tests.processes import clean_env, cli_command
+from tests.processes import run_guarded
 from turnstile_sync.userfiles import PLAN_SIZE_CAP, SPEC_SIZE_CAP
 
-HANG_GUARD = 60
 """Seconds after which a run that should have failed at once counts as hung (a guard against
 blocking the suite, not a measurement: the runs take well under a second)."""
 
@@ -24,19 +22,6 @@ def spec_text(*names: str) -> str:
     for name in names:
         lines += [f"  - name: {name}", "    mode: managed", "    domains: [example.com]"]
     return "\n".join(lines) + "\n"
-
-
-def run_process(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The CLI in a child process, so that a read which blocks fails the test, not the suite."""
-    return subprocess.run(
-        cli_command(*args),
-        cwd=cwd,
-        env=clean_env(NO_COLOR="1"),
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -51,14 +36,14 @@ def fifo(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("command", [["validate"], ["plan", "--emulator"]])
 def test_a_fifo_as_spec_is_refused_at_once(fifo, tmp_path, command):
-    result = run_process([*command, str(fifo)], tmp_path)
+    result = run_guarded([*command, str(fifo)], tmp_path)
     assert result.returncode == 1
     assert f"{fifo}: the file is a FIFO (named pipe), not a regular file" in result.stderr
     assert "Internal error" not in result.stderr
 
 
 def test_a_device_as_spec_is_refused_at_once(tmp_path):
-    result = run_process(["validate", "/dev/zero"], tmp_path)
+    result = run_guarded(["validate", "/dev/zero"], tmp_path)
     assert result.returncode == 1
     assert "/dev/zero: the file is a character device, not a regular file" in result.stderr
     assert "Internal error" not in result.stderr
@@ -68,7 +53,7 @@ def test_a_device_as_spec_is_refused_at_once(tmp_path):
 def test_a_device_or_fifo_as_plan_file_is_refused_at_once(tmp_path, fifo, plan_file):
     path = str(fifo) if plan_file == "fifo" else plan_file
     db = tmp_path / "emulator.sqlite3"
-    result = run_process(
+    result = run_guarded(
         ["apply", "--plan", path, "--emulator", "--emulator-db", str(db)], tmp_path
     )
     assert result.returncode == 1

@@ -56,15 +56,21 @@ def kill_when_saving(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SecretsSink, "record", dies)
 
 
+def apply_killed_while_saving(target, path: Path, sink: Path, monkeypatch) -> None:
+    """An apply that dies the moment it would save a secret: the widget exists, its secret
+    never reached the file."""
+    with monkeypatch.context() as patch:
+        kill_when_saving(patch)
+        with pytest.raises(Killed):
+            target.run(["apply", str(path), "--auto-approve", "--secrets-out", str(sink)])
+
+
 def test_secret_of_a_widget_created_just_before_a_crash_is_recovered(
     write_spec, target, tmp_path, monkeypatch
 ):
     path = write_spec(spec_text(entry("login"), entry("signup")))
     sink = tmp_path / "secrets.json"
-    with monkeypatch.context() as patch:
-        kill_when_saving(patch)
-        with pytest.raises(Killed):
-            target.run(["apply", str(path), "--auto-approve", "--secrets-out", str(sink)])
+    apply_killed_while_saving(target, path, sink, monkeypatch)
     assert not sink.exists() and live_widgets(target.db)  # created, secret not saved
     pending = (tmp_path / "secrets.json.pending").read_text()
     assert all(secret not in pending for secret in current_secrets(target.db).values())
@@ -88,10 +94,7 @@ def test_recovery_happens_even_when_the_plan_has_no_changes(
 ):
     path = write_spec(spec_text(entry("login")))
     sink = tmp_path / "secrets.json"
-    with monkeypatch.context() as patch:
-        kill_when_saving(patch)
-        with pytest.raises(Killed):
-            target.run(["apply", str(path), "--auto-approve", "--secrets-out", str(sink)])
+    apply_killed_while_saving(target, path, sink, monkeypatch)
     (widget,) = live_widgets(target.db)
 
     rerun = target.run(["apply", str(path), "--auto-approve", "--secrets-out", str(sink)])
@@ -114,10 +117,7 @@ def test_new_half_of_a_replacement_cut_short_is_recovered(
     sink = tmp_path / "secrets.json"
     sink.write_text(json.dumps({"moving": {"sitekey": old["sitekey"], "secret": old["secret"]}}))
     path = write_spec(spec_text(entry("moving", "region: china")))
-    with monkeypatch.context() as patch:
-        kill_when_saving(patch)
-        with pytest.raises(Killed):
-            target.run(["apply", str(path), "--auto-approve", "--secrets-out", str(sink)])
+    apply_killed_while_saving(target, path, sink, monkeypatch)
     (new,) = [w for w in live_widgets(target.db) if w["sitekey"] != old["sitekey"]]
 
     rerun = target.run(["apply", str(path), "--auto-approve", "--secrets-out", str(sink)])
@@ -160,10 +160,7 @@ def test_a_run_without_the_secrets_file_leaves_the_recovery_to_one_with_it(
 ):
     path = write_spec(spec_text(entry("login")))
     sink = tmp_path / "secrets.json"
-    with monkeypatch.context() as patch:
-        kill_when_saving(patch)
-        with pytest.raises(Killed):
-            target.run(["apply", str(path), "--auto-approve", "--secrets-out", str(sink)])
+    apply_killed_while_saving(target, path, sink, monkeypatch)
     assert target.run(["apply", str(path), "--auto-approve"]).exit_code == 0
     rerun = target.run(["apply", str(path), "--auto-approve", "--secrets-out", str(sink)])
     assert "Recovered the secrets of 1 widget(s)" in rerun.stderr

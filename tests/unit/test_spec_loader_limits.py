@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ACCOUNT
-from tests.processes import clean_env, cli_command
+from tests.processes import run_guarded
 from tests.unit.test_spec import only_problem, problems_of
 from turnstile_sync.errors import Problem, SpecError
 from turnstile_sync.spec import MAX_ENTRIES, MAX_NODES, MAX_PROBLEMS, load_spec_text
 from turnstile_sync.userfiles import SPEC_SIZE_CAP
 
-HANG_GUARD = 60
 """Seconds after which a run counts as hung (a guard against blocking the suite)."""
 
 
@@ -29,15 +28,7 @@ def validate(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "spec.yaml"
     path.write_text(text, encoding="utf-8")
     assert path.stat().st_size <= SPEC_SIZE_CAP.limit
-    return subprocess.run(
-        cli_command("validate", str(path)),
-        cwd=tmp_path,
-        env=clean_env(NO_COLOR="1"),
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD,
-        check=False,
-    )
+    return run_guarded(["validate", str(path)], tmp_path)
 
 
 def widget(name: str, *extra: str) -> str:
