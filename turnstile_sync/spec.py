@@ -32,6 +32,7 @@ from turnstile_sync.models import (
 )
 from turnstile_sync.quoting import excerpt, printable, quoted
 from turnstile_sync.userfiles import SPEC_SIZE_CAP, UserFileError, decode, read_bytes
+from turnstile_sync.widget_keys import widget_key
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader when PyYAML has it (10x faster on large specs), else the Python one.
@@ -679,3 +680,47 @@ def _duplicate_name_problems(data: dict[str, Any], positions: _Positions) -> lis
         else:
             first_line_of[name] = line
     return problems
+
+
+def widget_key_problems(loaded: LoadedSpec) -> list[Problem]:
+    """Names whose identifier (widget_keys) is empty or shared with another name.
+
+    Secrets and sitekeys are delivered under that identifier, so two names sharing one would
+    overwrite each other in the store. Only commands that deliver or output by identifier
+    refuse these (see ``require_widget_keys``); any other spec may use such names (a team
+    naming widgets in Japanese, or an exported account with both "Login" and "login").
+    Entries sharing one name (pinned twins) share its identifier.
+    """
+    problems: list[Problem] = []
+    first_by_key: dict[str, tuple[str, int | None]] = {}
+    for index, (widget, line) in enumerate(
+        zip(loaded.spec.widgets, loaded.widget_lines, strict=True)
+    ):
+        where = f"widgets[{index}] ({printable(widget.name)}).name"
+        key = widget_key(widget.name)
+        if not key:
+            message = (
+                f"widget name {quoted(widget.name)} has no letters or digits A-Z/0-9, so it has "
+                "no identifier for TURNSTILE_WIDGET_KEY or sitekey outputs; add some"
+            )
+        elif key in first_by_key and first_by_key[key][0] != widget.name:
+            other, other_line = first_by_key[key]
+            message = (
+                f"widget names {quoted(widget.name)} and {quoted(other)} (line {other_line}) "
+                f"share the identifier {key}, used for TURNSTILE_WIDGET_KEY and sitekey "
+                "outputs; rename one"
+            )
+        else:
+            first_by_key.setdefault(key, (widget.name, line))
+            continue
+        problems.append(Problem(message, where, line))
+    return problems
+
+
+def require_widget_keys(loaded: LoadedSpec, purpose: str) -> None:
+    """Refuse, before anything is changed, a spec whose names cannot be delivered by
+    identifier; ``purpose`` (e.g. "--secrets-exec") says why identifiers are needed."""
+    problems = widget_key_problems(loaded)
+    if problems:
+        reason = Problem(f"{purpose} uses each widget's identifier, and these names have none:")
+        raise SpecError(loaded.source, [reason, *problems])

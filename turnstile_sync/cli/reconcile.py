@@ -49,6 +49,7 @@ def validate(spec_paths: tuple[str, ...]) -> int:
     """Check each SPEC (default widgets.yaml) offline. Nothing is sent anywhere."""
     from turnstile_sync.defaults import DEFAULT_SPEC
     from turnstile_sync.errors import SpecError
+    from turnstile_sync.spec import widget_key_problems
 
     failures: list[SpecError] = []
     for spec_path in spec_paths or (DEFAULT_SPEC,):
@@ -59,6 +60,8 @@ def validate(spec_paths: tuple[str, ...]) -> int:
             continue
         count = len(loaded.spec.widgets)
         click.echo(f"{loaded.source}: valid ({count} widget{'s' if count != 1 else ''}).")
+        for problem in widget_key_problems(loaded):
+            warn(f"{problem.format(loaded.source)} (--secrets-exec and output will refuse it)")
     for failure in failures:
         from turnstile_sync.render import github
 
