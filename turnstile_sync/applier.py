@@ -9,7 +9,7 @@ done, failed or not attempted, so a user knows exactly where the account stands.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -39,6 +39,9 @@ class ActionResult:
     outcome: Outcome
     sitekey: str | None = None
     error: str | None = None
+    undelivered: tuple[str, ...] = ()
+    """Destinations the new secret did not reach, each with why (the action itself is done:
+    the secret can be re-delivered from the live widget)."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,13 @@ class ApplyReport:
     @property
     def ok(self) -> bool:
         return not self.verification and all(
-            result.outcome is Outcome.DONE for result in self.results
+            result.outcome is Outcome.DONE and not result.undelivered for result in self.results
         )
+
+    @property
+    def undelivered(self) -> tuple[ActionResult, ...]:
+        """Done actions whose new secret did not reach every destination."""
+        return tuple(result for result in self.results if result.undelivered)
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for result in self.results if result.outcome is outcome)
@@ -60,6 +68,8 @@ class ApplyReport:
 
 ResultCallback = Callable[[ActionResult], None]
 SecretCallback = Callable[[Action, WidgetDetail], None]
+DeliverCallback = Callable[[Action, WidgetDetail], Awaitable[tuple[str, ...]]]
+"""Sends a new widget's secret on; returns the destinations it did not reach, with why."""
 
 
 async def apply(
@@ -70,12 +80,17 @@ async def apply(
     on_result: ResultCallback | None = None,
     on_secret: SecretCallback | None = None,
     stop: asyncio.Event | None = None,
+    deliver: DeliverCallback | None = None,
 ) -> ApplyReport:
     """Execute ``plan`` against ``client``'s account. Never raises for a failed action.
 
     ``on_secret`` receives every new widget the moment it exists, so its secret reaches the
-    sink before anything else can go wrong. Once ``stop`` is set, no new action starts;
-    those in flight finish, and the rest are reported as not attempted.
+    sink before anything else can go wrong; if it raises, the action is failed. ``deliver``
+    (awaited after ``on_secret``) may instead report destinations the secret did not reach:
+    the action is then done but undelivered, and the run goes on (a replacement's old widget
+    is still deleted: the new secret stays retrievable from the new widget). Once ``stop`` is
+    set, no new action starts; those in flight finish, and the rest are reported as not
+    attempted.
     """
     run = _Run(
         client,
@@ -83,6 +98,7 @@ async def apply(
         on_result,
         on_secret,
         stop,
+        deliver,
         known_sitekeys=frozenset(widget.sitekey for widget in plan.observed),
     )
     indexed = list(enumerate(plan.actions))
@@ -114,9 +130,11 @@ class _Run:
     on_result: ResultCallback | None
     on_secret: SecretCallback | None
     stop: asyncio.Event | None
+    deliver: DeliverCallback | None = None
     known_sitekeys: frozenset[str] = frozenset()
     results: dict[int, ActionResult] = field(default_factory=dict)
     created: dict[int, str] = field(default_factory=dict)
+    undelivered: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     def record(self, index: int, result: ActionResult) -> None:
         self.results[index] = result
@@ -148,19 +166,21 @@ class _Run:
         if action.kind is ActionKind.UPDATE:
             self.record(index, ActionResult(action, Outcome.DONE, widget.sitekey))
             return
-        if self.on_secret is not None:
-            try:
+        try:
+            if self.on_secret is not None:
                 self.on_secret(action, widget)
-            except Exception as error:  # the widget exists; say so, do not crash
-                message = (
-                    f"the widget was created (sitekey {widget.sitekey}) but its secret could "
-                    f"not be saved: {_text(error)}. Fetch it with `turnstile-sync get-secret "
-                    f"{widget.sitekey} --secrets-out FILE`"
-                )
-                self.record(index, ActionResult(action, Outcome.FAILED, widget.sitekey, message))
-                return
+            if self.deliver is not None:
+                self.undelivered[index] = await self.deliver(action, widget)
+        except Exception as error:  # the widget exists; say so, do not crash
+            message = (
+                f"the widget was created (sitekey {widget.sitekey}) but its secret could "
+                f"not be saved: {_text(error)}. Fetch it with `turnstile-sync get-secret "
+                f"{widget.sitekey} --secrets-out FILE`"
+            )
+            self.record(index, ActionResult(action, Outcome.FAILED, widget.sitekey, message))
+            return
         if action.kind is ActionKind.CREATE:
-            self.record(index, ActionResult(action, Outcome.DONE, widget.sitekey))
+            self.record(index, self._done(index, action, widget.sitekey))
         else:
             self.created[index] = widget.sitekey
 
@@ -173,7 +193,10 @@ class _Run:
                 if new is not None:
                     cause = "apply was stopped first"
                     message = _half_replaced(action, new, cause)
-                    self.record(index, ActionResult(action, Outcome.FAILED, new, message))
+                    undelivered = self.undelivered.get(index, ())
+                    self.record(
+                        index, ActionResult(action, Outcome.FAILED, new, message, undelivered)
+                    )
                 return
             try:
                 await self.client.delete_widget(action.sitekey)
@@ -182,10 +205,15 @@ class _Run:
                     result = ActionResult(action, Outcome.FAILED, action.sitekey, _text(error))
                 else:
                     message = _half_replaced(action, new, _text(error))
-                    result = ActionResult(action, Outcome.FAILED, new, message)
+                    undelivered = self.undelivered.get(index, ())
+                    result = ActionResult(action, Outcome.FAILED, new, message, undelivered)
                 self.record(index, result)
                 return
-        self.record(index, ActionResult(action, Outcome.DONE, new or action.sitekey))
+        self.record(index, self._done(index, action, new or action.sitekey))
+
+    def _done(self, index: int, action: Action, sitekey: str | None) -> ActionResult:
+        undelivered = self.undelivered.get(index, ())
+        return ActionResult(action, Outcome.DONE, sitekey, undelivered=undelivered)
 
 
 def _text(error: Exception) -> str:

@@ -3,7 +3,7 @@ resolved against the live account, and the secrets they are owed fetched with a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -15,7 +15,9 @@ from turnstile_sync.errors import ApiError
 from turnstile_sync.models import LiveWidget
 from turnstile_sync.secrets_sink import SecretsSink
 
-StoreSecret = Callable[[str, str, SecretStr], None]
+StoreSecret = Callable[[str, str, SecretStr], Awaitable[bool]]
+"""Delivers a recovered secret; returns whether the secrets file now holds it (only then is
+its intent cleared: the next run tries again)."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,9 @@ async def recover(
                 raise
             done.append(intent)  # deleted since it was listed: nothing is owed any more
             continue
-        store(intent.name, detail.sitekey, detail.secret)
-        recovered.append((intent.name, detail.sitekey))
-        done.append(intent)
+        if await store(intent.name, detail.sitekey, detail.secret):
+            recovered.append((intent.name, detail.sitekey))
+            done.append(intent)
     sink.journal.clear(done)
     ambiguous = tuple((intent.name, sitekeys) for intent, sitekeys in resolution.ambiguous)
     return Recovery(tuple(recovered), ambiguous, elsewhere)

@@ -29,16 +29,26 @@ from turnstile_sync.cli.base import (
     spec_argument,
     warn,
 )
+from turnstile_sync.cli.delivery import (
+    make_delivery,
+    push_command,
+    secrets_exec_options,
+    undelivered_remedy,
+    warn_undelivered,
+)
 from turnstile_sync.cli.output import FORMATS, PlanView, format_option
 from turnstile_sync.quoting import excerpt
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from turnstile_sync.actions import Action, Plan
     from turnstile_sync.applier import ApplyReport
     from turnstile_sync.client import TurnstileClient
     from turnstile_sync.connection import Target
     from turnstile_sync.models import LiveWidget, WidgetDetail
     from turnstile_sync.planfile import ReviewedPlan
+    from turnstile_sync.secret_delivery import SecretDelivery, SecretEvent, Undelivered
     from turnstile_sync.secrets_sink import SecretsSink
     from turnstile_sync.spec import LoadedSpec
 
@@ -202,6 +212,7 @@ def plan_command(
 )
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @secrets_out_option()
+@secrets_exec_options
 @click.option(
     "--parallelism",
     type=click.IntRange(1, 64),
@@ -217,11 +228,14 @@ def apply_command(
     plan_file: Path | None,
     auto_approve: bool,
     secrets_out: Path | None,
+    secrets_exec: tuple[str, ...],
+    secrets_exec_timeout: float,
     parallelism: int,
     output_format: str,
 ) -> int:
     """Plan, show the plan, ask for 'yes', then change the account to match SPEC."""
     from turnstile_sync.secrets_sink import SecretsSink
+    from turnstile_sync.spec import require_widget_keys
 
     sink = SecretsSink(secrets_out) if secrets_out is not None else None
     if sink is not None:
@@ -230,39 +244,84 @@ def apply_command(
     account_id = connection.account_id
     if plan_file is not None:
         reviewed, loaded = _load_reviewed(plan_file, target, spec_path)
+        if secrets_exec:
+            require_widget_keys(loaded, "--secrets-exec")
         account = _account(account_id, loaded)
         _check_account(plan_file, reviewed, account)
         view = PlanView(output_format, target.identity, loaded, deferred=True)
+        delivery = make_delivery(account, sink, secrets_exec, secrets_exec_timeout)
+        run_ = _Delivering(delivery, spec_path, target, account_id)
 
         async def run_reviewed() -> tuple[Plan, ApplyReport | None]:
             async with open_client(account, target) as client:
-                await _recover(client, sink, target)
+                await _recover(client, run_, target)
                 plan = await _rederive(client, reviewed, loaded, plan_file, target, force, view)
                 if not plan.has_changes:
                     return plan, None
-                _warn_if_secrets_unsaved(plan, sink)
-                return plan, await _apply(client, plan, sink, parallelism, target)
+                _warn_if_secrets_unsaved(plan, delivery)
+                return plan, await _apply(client, plan, run_, parallelism, target)
 
-        return _finish(*asyncio.run(run_reviewed()), sink, view)
+        return _finish(*asyncio.run(run_reviewed()), run_, view)
 
     loaded = load_spec(spec_path)
+    if secrets_exec:
+        require_widget_keys(loaded, "--secrets-exec")
     account = _account(account_id, loaded)
     view = PlanView(output_format, target.identity, loaded, deferred=True)
+    delivery = make_delivery(account, sink, secrets_exec, secrets_exec_timeout)
+    run_ = _Delivering(delivery, spec_path, target, account_id)
 
     async def run() -> tuple[Plan, ApplyReport | None]:
         async with open_client(account, target) as client:
-            await _recover(client, sink, target)
+            await _recover(client, run_, target)
             plan = await _plan(client, loaded, target, force, view)
             if not plan.has_changes:
                 return plan, None
-            _warn_if_secrets_unsaved(plan, sink)
+            _warn_if_secrets_unsaved(plan, delivery)
             if not auto_approve:
                 if not confirmed("Apply these changes?", refusing_to="apply"):
                     raise click.exceptions.Exit(_cancelled())
                 await _still_as_reviewed(client, plan)
-            return plan, await _apply(client, plan, sink, parallelism, target)
+            return plan, await _apply(client, plan, run_, parallelism, target)
 
-    return _finish(*asyncio.run(run()), sink, view)
+    return _finish(*asyncio.run(run()), run_, view)
+
+
+@dataclasses.dataclass
+class _Delivering:
+    """Where this apply's secrets go, and what did not arrive (for the remedy)."""
+
+    delivery: SecretDelivery
+    spec_path: str
+    target: Target
+    account_id: str | None
+    failures: list[Undelivered] = dataclasses.field(default_factory=list)
+
+    @property
+    def sink(self) -> SecretsSink | None:
+        return self.delivery.sink
+
+    async def deliver(
+        self, name: str, sitekey: str, secret: SecretStr, event: SecretEvent
+    ) -> tuple[Undelivered, ...]:
+        failures = await self.delivery.deliver(name, sitekey, secret, event)
+        self.failures += failures
+        return failures
+
+    def push_command(self) -> str:
+        return push_command(
+            self.spec_path,
+            self.target,
+            secrets_out=self.sink.path if self.sink is not None else None,
+            commands=bool(self.delivery.commands),
+            account_id=self.account_id,
+        )
+
+    def remedy(self) -> str:
+        secrets_out = self.sink.path if self.sink is not None else None
+        return undelivered_remedy(
+            self.failures, self.spec_path, self.target, self.account_id, secrets_out
+        )
 
 
 def _cancelled() -> int:
@@ -377,21 +436,21 @@ async def _still_as_reviewed(client: TurnstileClient, plan: Plan) -> None:
         )
 
 
-def _warn_if_secrets_unsaved(plan: Plan, sink: SecretsSink | None) -> None:
+def _warn_if_secrets_unsaved(plan: Plan, delivery: SecretDelivery) -> None:
     from turnstile_sync.actions import ActionKind
 
     creates = plan.count(ActionKind.CREATE) + plan.count(ActionKind.REPLACE)
-    if creates and sink is None:
+    if creates and not delivery.any:
         warn(
             f"{creates} new widget(s) will get secrets that are not saved anywhere: pass "
-            "--secrets-out FILE to keep them (they can be fetched later with "
-            "`turnstile-sync get-secret NAME --secrets-out FILE`)."
+            "--secrets-out FILE or --secrets-exec COMMAND to deliver them (they can be "
+            "delivered later with `turnstile-sync secrets push`)."
         )
 
 
 async def _recover(
     client: TurnstileClient,
-    sink: SecretsSink | None,
+    run: _Delivering,
     target: Target,
     live: list[LiveWidget] | None = None,
     *,
@@ -399,12 +458,20 @@ async def _recover(
 ) -> None:
     """Complete the secrets file with the secrets an earlier, interrupted run created but did
     not save (its journal says which), before anything else happens; say what was done.
-    After applying (``live`` given), it catches what this run's own failures left behind."""
+    After applying (``live`` given), it catches what this run's own failures left behind.
+    Recovered secrets go to every destination of this run (event ``push``)."""
+    sink = run.sink
     if sink is None:
         return
     from turnstile_sync.recovery import recover
+    from turnstile_sync.secret_delivery import SecretEvent
 
-    recovery = await recover(client, sink, target.identity, secret_handler(sink), live)
+    async def store(name: str, sitekey: str, secret: SecretStr) -> bool:
+        failures = await run.deliver(name, sitekey, secret, SecretEvent.PUSH)
+        warn_undelivered(name, sitekey, failures)
+        return not any(failure.to_file for failure in failures)
+
+    recovery = await recover(client, sink, target.identity, store, live)
     if recovery.recovered:
         listing = ", ".join(f"{name!r} ({sitekey})" for name, sitekey in recovery.recovered)
         click.echo(
@@ -431,7 +498,7 @@ async def _recover(
 async def _apply(
     client: TurnstileClient,
     plan: Plan,
-    sink: SecretsSink | None,
+    run: _Delivering,
     parallelism: int,
     target: Target,
 ) -> ApplyReport:
@@ -439,15 +506,18 @@ async def _apply(
 
     Before the first create, the sink's journal durably records every widget about to be
     created, so that a run killed before their secrets are saved is completed by the next one.
+    Commands (--secrets-exec) have no journal: see ``_interrupted_remedy``.
     The first Ctrl-C stops new actions and lets in-flight ones finish."""
+    from turnstile_sync.actions import ActionKind
     from turnstile_sync.applier import apply
     from turnstile_sync.errors import TurnstileSyncError
     from turnstile_sync.recovery import intents_for
     from turnstile_sync.render.text import ApplyProgress, make_console
+    from turnstile_sync.secret_delivery import SecretEvent
     from turnstile_sync.verify import end_state_problems
 
-    if sink is not None:
-        sink.journal.add(intents_for(plan, target.identity))
+    if run.sink is not None:
+        run.sink.journal.add(intents_for(plan, target.identity))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -456,14 +526,14 @@ async def _apply(
         loop.remove_signal_handler(signal.SIGINT)
         click.echo(
             "\nInterrupted: no new action will start; waiting for the ones in flight "
-            "(Ctrl-C again to abandon them).",
+            "(Ctrl-C again to abandon them)." + _interrupted_remedy(run),
             err=True,
         )
 
-    store_secret = secret_handler(sink)
-
-    def on_secret(action: Action, widget: WidgetDetail) -> None:
-        store_secret(action.name, widget.sitekey, widget.secret)
+    async def deliver(action: Action, widget: WidgetDetail) -> tuple[str, ...]:
+        event = SecretEvent.CREATE if action.kind is ActionKind.CREATE else SecretEvent.REPLACE
+        failures = await run.deliver(action.name, widget.sitekey, widget.secret, event)
+        return tuple(str(failure) for failure in failures)
 
     progress = ApplyProgress(len(plan.actions), make_console(stderr=True))
     loop.add_signal_handler(signal.SIGINT, interrupted)
@@ -473,7 +543,8 @@ async def _apply(
             client,
             parallelism=parallelism,
             on_result=progress,
-            on_secret=on_secret,
+            deliver=deliver if run.delivery.any else None,
+            on_secret=None if run.delivery.any else _mask_only,
             stop=stop,
         )
     finally:
@@ -482,7 +553,7 @@ async def _apply(
     try:
         live = await client.list_widgets()
         problems = end_state_problems(plan, report, live)
-        await _recover(client, sink, target, live, by="this run")
+        await _recover(client, run, target, live, by="this run")
     except TurnstileSyncError as error:
         problems = [
             f"the account could not be re-read to verify what this run did ({error}); run "
@@ -491,9 +562,24 @@ async def _apply(
     return dataclasses.replace(report, verification=tuple(problems))
 
 
-def _finish(
-    plan: Plan, report: ApplyReport | None, sink: SecretsSink | None, view: PlanView
-) -> int:
+def _mask_only(action: Action, widget: WidgetDetail) -> None:
+    """No destination: the secret is still masked in GitHub Actions logs, as before."""
+    secret_handler(None)(action.name, widget.sitekey, widget.secret)
+
+
+def _interrupted_remedy(run: _Delivering) -> str:
+    """Commands keep no journal (a CI runner, the usual place for them, is gone by the next
+    run), so an interrupted run says here how to make their stores whole."""
+    if not run.delivery.commands:
+        return ""
+    return (
+        " Secrets of widgets created by this run may not have reached the --secrets-exec "
+        f"command(s); once it has stopped, `{run.push_command()}` re-delivers every secret."
+    )
+
+
+def _finish(plan: Plan, report: ApplyReport | None, run: _Delivering, view: PlanView) -> int:
+    sink = run.sink
     written = str(sink.path) if sink is not None and sink.written else None
     view.report(plan, report, written)
     if report is not None and report.verification and view.output_format == "json":
@@ -503,6 +589,17 @@ def _finish(
         click.echo(
             f"Error: the account is not as this apply left it:\n{listing}\n"
             + CONCURRENT_APPLY_REMEDY,
+            err=True,
+        )
+    if report is not None and report.undelivered:
+        listing = "\n".join(
+            f"  - {result.action.name!r} ({result.sitekey}): {problem}"
+            for result in report.undelivered
+            for problem in result.undelivered
+        )
+        click.echo(
+            f"Error: {len(report.undelivered)} new secret(s) were not delivered:\n{listing}\n"
+            + run.remedy(),
             err=True,
         )
     return EXIT_OK if report is None or report.ok else EXIT_ERROR

@@ -1,4 +1,5 @@
-"""rotate-secret and get-secret: the two ways a secret leaves Cloudflare, only into a sink."""
+"""rotate-secret, get-secret and secrets push: the ways a secret leaves Cloudflare, only into
+a secrets file or a --secrets-exec command."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from turnstile_sync.cli.base import (
+    EXIT_ERROR,
     EXIT_OK,
     Connection,
     cli,
@@ -18,12 +20,21 @@ from turnstile_sync.cli.base import (
     open_client,
     secret_handler,
     secrets_out_option,
+    spec_argument,
     warn,
+)
+from turnstile_sync.cli.delivery import (
+    make_delivery,
+    secrets_exec_options,
+    undelivered_remedy,
+    warn_undelivered,
 )
 
 if TYPE_CHECKING:
     from turnstile_sync.connection import Target
     from turnstile_sync.models import LiveWidget
+    from turnstile_sync.secret_delivery import SecretDelivery, Undelivered
+    from turnstile_sync.spec import LoadedSpec
 
 GRACE_EXPLANATION = (
     "Cloudflare keeps the old secret valid for 2 hours after the rotation, so servers can "
@@ -49,11 +60,14 @@ def _widget_options(function: Callable[..., Any]) -> click.Command:
     return click.argument("name")(command)
 
 
-def _account(account_id: str | None, spec_path: str | None) -> str:
+def _account(account_id: str | None, spec_path: str | None, *, secrets_exec: bool = False) -> str:
     from turnstile_sync.connection import resolve_account_id
-    from turnstile_sync.spec import load_spec
+    from turnstile_sync.spec import load_spec, require_widget_keys
 
-    spec_account = load_spec(spec_path).spec.account_id if spec_path else None
+    loaded = load_spec(spec_path) if spec_path else None
+    if loaded is not None and secrets_exec:
+        require_widget_keys(loaded, "--secrets-exec")
+    spec_account = loaded.spec.account_id if loaded is not None else None
     return resolve_account_id(account_id, spec_account, warn=warn)
 
 
@@ -73,6 +87,7 @@ async def _find(target: Target, account: str, name: str) -> LiveWidget:
 )
 @click.option("--auto-approve", is_flag=True, help="Rotate without asking for confirmation.")
 @secrets_out_option()
+@secrets_exec_options
 def rotate_secret(
     name: str,
     spec_path: str | None,
@@ -80,39 +95,70 @@ def rotate_secret(
     invalidate_immediately: bool,
     auto_approve: bool,
     secrets_out: Path | None,
+    secrets_exec: tuple[str, ...],
+    secrets_exec_timeout: float,
 ) -> int:
     """Issue a new secret for the widget NAME (a name or a sitekey)."""
+    from turnstile_sync.errors import ConfigError
+    from turnstile_sync.secret_delivery import SecretEvent
     from turnstile_sync.secrets_sink import SecretsSink
+    from turnstile_sync.widget_keys import widget_key
 
     sink = SecretsSink(secrets_out) if secrets_out is not None else None
     if sink is not None:
         click.get_current_context().call_on_close(sink.close)
-    account = _account(connection.account_id, spec_path)
+    account = _account(connection.account_id, spec_path, secrets_exec=bool(secrets_exec))
     target = connection.target
     widget = asyncio.run(_find(target, account, name))
+    if secrets_exec and not widget_key(widget.name):
+        raise ConfigError(
+            f"--secrets-exec: the widget name {widget.name!r} has no letters or digits A-Z/0-9, "
+            "so it has no identifier for TURNSTILE_WIDGET_KEY; rename it first. Nothing was "
+            "changed."
+        )
+    delivery = make_delivery(account, sink, secrets_exec, secrets_exec_timeout)
     click.echo(
         f"Rotating the secret of {widget.name!r} ({widget.sitekey}) in account {account}.\n"
         + (IMMEDIATE_EXPLANATION if invalidate_immediately else GRACE_EXPLANATION),
         err=True,
     )
-    if sink is None:
-        warn("the new secret will not be saved anywhere: pass --secrets-out FILE to keep it.")
+    if not delivery.any:
+        warn(
+            "the new secret will not be saved anywhere: pass --secrets-out FILE or "
+            "--secrets-exec COMMAND to keep it."
+        )
     if not auto_approve and not confirmed("Rotate the secret?", refusing_to="rotate the secret"):
         click.echo("Rotation cancelled. Nothing was changed.", err=True)
         raise click.exceptions.Exit(1)
 
-    async def rotate() -> None:
+    async def rotate() -> tuple[Undelivered, ...]:
         async with open_client(account, target) as client:
             rotated = await client.rotate_secret(
                 widget.sitekey, invalidate_immediately=invalidate_immediately
             )
-        secret_handler(sink)(widget.name, rotated.sitekey, rotated.secret)
+        if not delivery.any:
+            secret_handler(None)(widget.name, rotated.sitekey, rotated.secret)  # mask only
+            return ()
+        return await delivery.deliver(
+            widget.name, rotated.sitekey, rotated.secret, SecretEvent.ROTATE
+        )
 
-    asyncio.run(rotate())
-    where = f"written to {sink.path} (mode 0600)" if sink else "not saved (no --secrets-out)"
+    failures = asyncio.run(rotate())
+    places = []
+    if sink is not None and not any(f.to_file for f in failures):
+        places.append(f"written to {sink.path} (mode 0600)")
+    delivered = len(secrets_exec) - sum(1 for f in failures if not f.to_file)
+    if delivered:
+        places.append(f"delivered by {delivered} of {len(secrets_exec)} --secrets-exec command(s)")
+    where = " and ".join(places) or "not saved anywhere"
     click.echo(
         f"Rotated the secret of {widget.name!r} ({widget.sitekey}); the new secret was {where}."
     )
+    if failures:
+        warn_undelivered(widget.name, widget.sitekey, failures)
+        remedy = undelivered_remedy(failures, spec_path, target, account, secrets_out)
+        click.echo(f"Error: the new secret was not delivered everywhere. {remedy}", err=True)
+        return EXIT_ERROR
     return EXIT_OK
 
 
@@ -143,3 +189,100 @@ def get_secret(
     described = asyncio.run(fetch())
     click.echo(f"Wrote the secret of {described} to {sink.path} (mode 0600).")
     return EXIT_OK
+
+
+@cli.group("secrets")
+def secrets_group() -> None:
+    """Deliver the current secrets of a spec's widgets again."""
+
+
+@secrets_group.command("push")
+@spec_argument
+@connection_options(
+    account_help="Cloudflare account id; overrides the spec's account_id and CLOUDFLARE_ACCOUNT_ID."
+)
+@secrets_out_option()
+@secrets_exec_options
+def secrets_push(
+    spec_path: str,
+    connection: Connection,
+    secrets_out: Path | None,
+    secrets_exec: tuple[str, ...],
+    secrets_exec_timeout: float,
+) -> int:
+    """Deliver the current secret of every widget SPEC manages (event `push`), to
+    --secrets-exec commands and/or --secrets-out. Changes nothing in the account: one list
+    request, then one GET per widget. For moving to a new store, or making whole a run that
+    died between creating a widget and delivering its secret."""
+    from turnstile_sync.connection import resolve_account_id
+    from turnstile_sync.errors import ConfigError
+    from turnstile_sync.secrets_sink import SecretsSink
+    from turnstile_sync.spec import load_spec, require_widget_keys
+
+    if not secrets_exec and secrets_out is None:
+        raise ConfigError(
+            "secrets push needs somewhere to deliver to: pass --secrets-exec COMMAND and/or "
+            "--secrets-out FILE. Nothing was fetched."
+        )
+    loaded = load_spec(spec_path)
+    if secrets_exec:
+        require_widget_keys(loaded, "--secrets-exec")
+    account = resolve_account_id(connection.account_id, loaded.spec.account_id, warn=warn)
+    sink = SecretsSink(secrets_out) if secrets_out is not None else None
+    if sink is not None:
+        click.get_current_context().call_on_close(sink.close)
+    target = connection.target
+    delivery = make_delivery(account, sink, secrets_exec, secrets_exec_timeout)
+    outcome = asyncio.run(_push(loaded, account, target, delivery))
+    pushed, missing, failures = outcome
+    click.echo(
+        f"Pushed the current secrets of {pushed} of {len(loaded.spec.widgets)} widget(s) in "
+        f"{loaded.source} to every destination.",
+        err=True,
+    )
+    for problem in missing:
+        click.echo(f"Error: {problem}", err=True)
+    if failures:
+        remedy = undelivered_remedy(failures, spec_path, target, connection.account_id, secrets_out)
+        click.echo(f"Error: some secrets were not delivered. {remedy}", err=True)
+    return EXIT_ERROR if missing or failures else EXIT_OK
+
+
+async def _push(
+    loaded: LoadedSpec, account: str, target: Target, delivery: SecretDelivery
+) -> tuple[int, list[str], list[Undelivered]]:
+    """Fetch and deliver each managed widget's secret, one at a time; a widget that is
+    missing or ambiguous is named, and the others are still delivered."""
+    from turnstile_sync.secret_delivery import SecretEvent
+
+    pushed = 0
+    missing: list[str] = []
+    failures: list[Undelivered] = []
+    async with open_client(account, target) as client:
+        live = await client.list_widgets()
+        for widget in loaded.spec.widgets:
+            if widget.sitekey is not None:
+                matches = [w for w in live if w.sitekey == widget.sitekey]
+            else:
+                matches = [w for w in live if w.name == widget.name]
+            if not matches:
+                missing.append(
+                    f"{widget.name!r} is in {loaded.source} but not in the account (apply "
+                    "creates it); its secret was not pushed"
+                )
+                continue
+            if len(matches) > 1:
+                sitekeys = ", ".join(sorted(w.sitekey for w in matches))
+                missing.append(
+                    f"{len(matches)} widgets are named {widget.name!r} ({sitekeys}); pin the "
+                    "one the spec manages with 'sitekey:'; its secret was not pushed"
+                )
+                continue
+            detail = await client.get_widget(matches[0].sitekey)
+            undelivered = await delivery.deliver(
+                widget.name, detail.sitekey, detail.secret, SecretEvent.PUSH
+            )
+            warn_undelivered(widget.name, detail.sitekey, undelivered)
+            failures += undelivered
+            pushed += 0 if undelivered else 1
+    return pushed, missing, failures

@@ -84,6 +84,7 @@ def apply_document(plan: Plan, report: ApplyReport | None, *, target: str) -> di
             "sitekey": r.sitekey,
             "outcome": r.outcome.value,
             "error": r.error,
+            "undelivered": list(r.undelivered),
         }
         for r in results
     ]

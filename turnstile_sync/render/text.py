@@ -143,6 +143,8 @@ def _result_line(result: ActionResult) -> Text:
         line.append(f" ({result.sitekey})", style="dim")
     if result.error:
         line.append(f": {result.error}")
+    for problem in result.undelivered:
+        line.append(f"; secret NOT delivered to {problem}", style="bold red")
     return line
 
 
@@ -177,7 +179,7 @@ class ApplyProgress:
         if self._bar is None:
             self.console.print(line)
             return
-        if result.outcome is not Outcome.DONE:
+        if result.outcome is not Outcome.DONE or result.undelivered:
             self._bar.console.print(line)
         self._bar.update(self._task, completed=self.finished)
 
@@ -209,6 +211,14 @@ def render_report(
         console.print(Text(CONCURRENT_APPLY_REMEDY))
     elif report.ok:
         console.print(Text(f"Apply complete: {done} done.", style="bold green"))
+    elif not failed and not skipped:
+        console.print(
+            Text(
+                f"Apply done ({done} done), but the secrets of {len(report.undelivered)} new "
+                "widget(s) were not delivered (see above and the error below).",
+                style="bold red",
+            )
+        )
     else:
         console.print(
             Text(
