@@ -150,7 +150,7 @@ def rotate_secret(
     delivered = len(secrets_exec) - sum(1 for f in failures if not f.to_file)
     if delivered:
         places.append(f"delivered by {delivered} of {len(secrets_exec)} --secrets-exec command(s)")
-    where = " and ".join(places) or "not saved anywhere"
+    where = " and ".join(places) or "not saved (no --secrets-out)"
     click.echo(
         f"Rotated the secret of {widget.name!r} ({widget.sitekey}); the new secret was {where}."
     )
