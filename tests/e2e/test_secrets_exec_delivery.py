@@ -350,3 +350,91 @@ def test_names_without_distinct_identifiers_are_refused_before_anything_changes(
     assert result.exit_code == 1
     assert "share the identifier LOGIN" in result.stderr
     assert live_widgets(target.db) == []
+
+
+def test_reviewed_plan_apply_delivers_too(write_spec, target, recorder, tmp_path):
+    command, log = recorder
+    path = write_spec(spec_text(entry("login")))
+    plan_file = tmp_path / "reviewed.plan.json"
+    planned = target.run(["plan", str(path), "--out", str(plan_file)])
+    assert planned.exit_code == 0, planned.stderr
+    result = target.run(["apply", str(path), "--plan", str(plan_file), "--secrets-exec", command])
+    assert result.exit_code == 0, result.stderr
+    [record] = deliveries(log)
+    assert record["stdin"] == next(iter(current_secrets(target.db).values()))
+
+
+def test_secrets_recovered_from_an_interrupted_run_reach_the_commands_too(
+    write_spec, target, recorder, tmp_path, monkeypatch
+):
+    from tests.e2e.test_secrets_never_stranded import apply_killed_while_saving
+
+    command, log = recorder
+    path = write_spec(spec_text(entry("login")))
+    sink = tmp_path / "secrets.json"
+    apply_killed_while_saving(target, path, sink, monkeypatch)
+    assert deliveries(log) == []
+    rerun = target.run(
+        [
+            "apply",
+            str(path),
+            "--auto-approve",
+            "--secrets-out",
+            str(sink),
+            "--secrets-exec",
+            command,
+        ]
+    )
+    assert rerun.exit_code == 0, rerun.stderr
+    [secret] = current_secrets(target.db).values()
+    assert json.loads(sink.read_text())["login"]["secret"] == secret
+    [record] = deliveries(log)
+    assert record["stdin"] == secret and record["env"]["TURNSTILE_SECRET_EVENT"] == "push"
+
+
+def test_an_interrupted_run_names_secrets_push_and_push_makes_it_whole(
+    write_spec, tmp_path, recorder
+):
+    import signal
+    import subprocess
+
+    from tests.e2e.test_interrupt import SPEC, gated_emulator
+    from tests.processes import clean_env, cli_command
+
+    command, log = recorder
+    path = str(write_spec(SPEC))
+    db = tmp_path / "gated.sqlite3"
+    with gated_emulator(db) as (base_url, gate):
+        env = clean_env(CLOUDFLARE_BASE_URL=base_url, CLOUDFLARE_API_TOKEN="t", NO_COLOR="1")
+        args = ["apply", path, "--auto-approve", "--parallelism", "1", "--secrets-exec", "exit 0"]
+        process = subprocess.Popen(
+            cli_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+        )
+        assert process.stderr is not None
+        seen = []
+        for line in process.stderr:
+            seen.append(line)
+            if line.startswith("apply [1/6]"):
+                break
+        process.send_signal(signal.SIGINT)
+        for line in process.stderr:
+            seen.append(line)
+            if line.startswith("Interrupted: no new action will start"):
+                break
+        gate.released.set()
+        process.communicate(timeout=60)
+        interrupted = "".join(seen)
+        assert f"`turnstile-sync secrets push {path} --secrets-exec COMMAND`" in interrupted
+        assert "exit 0" not in interrupted  # the user's command is never echoed
+
+        push = subprocess.run(
+            cli_command("secrets", "push", path, "--secrets-exec", command),
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=60,
+        )
+    assert push.returncode == 1  # four widgets were never created: named, not pushed
+    assert {r["env"]["TURNSTILE_WIDGET_NAME"] for r in deliveries(log)} == {"w0", "w1"}
+    assert set(current_secrets(db).values()) == {r["stdin"] for r in deliveries(log)}
