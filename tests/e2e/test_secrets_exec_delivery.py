@@ -438,3 +438,22 @@ def test_an_interrupted_run_names_secrets_push_and_push_makes_it_whole(
     assert push.returncode == 1  # four widgets were never created: named, not pushed
     assert {r["env"]["TURNSTILE_WIDGET_NAME"] for r in deliveries(log)} == {"w0", "w1"}
     assert set(current_secrets(db).values()) == {r["stdin"] for r in deliveries(log)}
+
+
+def test_a_rotation_whose_delivery_fails_says_so_and_exits_1(write_spec, target):
+    widget = seed(target.db, name="login")
+    result = target.run(
+        [
+            "rotate-secret",
+            "login",
+            "--account-id",
+            ACCOUNT,
+            "--auto-approve",
+            "--secrets-exec",
+            "exit 1",
+        ]
+    )
+    assert result.exit_code == 1
+    assert current_secrets(target.db)[widget["sitekey"]] != widget["secret"]  # rotated
+    assert "was not delivered to --secrets-exec #1: it exited with status 1" in result.stderr
+    assert "turnstile-sync secrets push SPEC --secrets-exec COMMAND" in result.stderr

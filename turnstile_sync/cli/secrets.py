@@ -156,7 +156,7 @@ def rotate_secret(
     )
     if failures:
         warn_undelivered(widget.name, widget.sitekey, failures)
-        remedy = undelivered_remedy(failures, spec_path, target, account, secrets_out)
+        remedy = undelivered_remedy(failures, spec_path or "SPEC", target, account, secrets_out)
         click.echo(f"Error: the new secret was not delivered everywhere. {remedy}", err=True)
         return EXIT_ERROR
     return EXIT_OK
