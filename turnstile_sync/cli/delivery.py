@@ -58,6 +58,7 @@ def secrets_exec_options(function: _F) -> _F:
     function = click.option(
         "--secrets-exec-timeout",
         type=float,
+        metavar="SECONDS",
         default=60.0,
         show_default=True,
         callback=_timeout,
