@@ -70,6 +70,16 @@ class PlanError(TurnstileSyncError):
             super().__init__(f"cannot plan, {len(problems)} problems:\n{body}")
 
 
+class OutputError(TurnstileSyncError):
+    """The spec's widgets cannot be handed to a build as they are live: every reason at once
+    (missing widgets, unsafe sitekeys from the API, names that are not one key)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        body = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"cannot output the sitekeys, {len(problems)} problem(s):\n{body}")
+
+
 @dataclass(frozen=True)
 class RefusedWidget:
     """A widget a refusal is about: what the refused plan would have done to it."""
