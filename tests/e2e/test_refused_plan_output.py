@@ -43,6 +43,11 @@ def test_a_plan_over_max_deletes_is_refused_in_every_format(write_spec, target, 
         (name, sitekey, "delete") for name, sitekey in zip("abc", strays, strict=True)
     ]
     assert "Error: the plan is refused" in as_json.stderr  # stderr says it too, as before
+    max_deletes_line = path.read_text().splitlines().index("max_deletes: 2") + 1
+    assert (
+        f"::error file={path},line={max_deletes_line}::plan refused (max_deletes): 3 destructive"
+        in as_json.stderr
+    )
 
     markdown = target.run(["plan", str(path), "--format", "markdown"])
     assert markdown.exit_code == 1

@@ -73,6 +73,8 @@ class PlanView:
             if self.loaded is not None:
                 for line in github.destructive_annotations(plan, self.loaded):
                     click.echo(line, err=True)
+                for line in github.refusal_annotations(refusal, self.loaded):
+                    click.echo(line, err=True)
             github.append_step_summary(plan, refusal)
 
     def report(self, plan: Plan, report: ApplyReport | None, secrets_path: str | None) -> None:

@@ -79,6 +79,32 @@ def destructive_annotations(plan: Plan, loaded: LoadedSpec) -> list[str]:
     return warnings[:MAX_ANNOTATIONS]
 
 
+_RULE_KEYS = {
+    "max_deletes": "max_deletes",
+    "deletes_everything": "prune",
+    "empty_spec": "widgets",
+    "protected": "protected",
+    "protection_lost": "protected",
+}
+
+
+def refusal_annotations(reasons: Sequence[Refusal], loaded: LoadedSpec) -> list[str]:
+    """One error per refusal, on the spec line that decides it: the widget's own entry when
+    it has one (a 'protect: true', a renamed pin), else the top-level key of the rule."""
+    errors = []
+    for reason in reasons:
+        line = None
+        if reason.rule in ("protected", "protection_lost"):
+            for widget in reason.widgets:
+                line = line or loaded.line_of(widget.name)
+        if line is None:
+            key = _RULE_KEYS.get(reason.rule, "")
+            line = loaded.key_lines.get(key) or loaded.key_lines.get("prune")
+        message = f"plan refused ({reason.rule}): {reason.headline}; remedy: {reason.remedy}"
+        errors.append(_command("error", loaded.source, line, message))
+    return errors[:MAX_ANNOTATIONS]
+
+
 def append_step_summary(plan: Plan, refusal: Sequence[Refusal] = ()) -> None:
     """Add the markdown plan to $GITHUB_STEP_SUMMARY, within what its 1 MiB cap leaves; a
     refused plan's summary leads with the refusal, as its comment does."""
