@@ -70,15 +70,62 @@ class PlanError(TurnstileSyncError):
             super().__init__(f"cannot plan, {len(problems)} problems:\n{body}")
 
 
-class GuardError(TurnstileSyncError):
-    """The plan is refused by a safety rule: protection, or a guard that --force overrides."""
+class OutputError(TurnstileSyncError):
+    """The spec's widgets cannot be handed to a build as they are live: every reason at once
+    (missing widgets, unsafe sitekeys from the API, names that are not one key)."""
 
-    def __init__(self, refusals: list[str], *, forcible: bool, plan: object = None) -> None:
-        self.refusals = refusals
-        self.forcible = forcible
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        body = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"cannot output the sitekeys, {len(problems)} problem(s):\n{body}")
+
+
+@dataclass(frozen=True)
+class RefusedWidget:
+    """A widget a refusal is about: what the refused plan would have done to it."""
+
+    name: str
+    sitekey: str | None
+    action: str
+    """The refused plan's action on it: "delete", "replace" or "update" (a rename)."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One safety rule a plan breaks, structured so every output format can show it.
+
+    ``message`` is the full sentence (what, rule and remedy) shown on stderr and in text;
+    the other fields let JSON consumers and the pull-request comment branch and show numbers
+    without parsing prose.
+    """
+
+    rule: str
+    """A stable identifier: ``protected``, ``protection_lost``, ``empty_spec``,
+    ``deletes_everything`` or ``max_deletes``."""
+    headline: str
+    """The rule and its numbers in a line, e.g. "3 destructive actions > max_deletes 2"."""
+    message: str
+    remedy: str
+    forcible: bool
+    """Whether --force lifts it (guards against mistakes do; protection never does)."""
+    numbers: tuple[tuple[str, int], ...] = ()
+    """The counts the rule compared, e.g. (("destructive", 3), ("max_deletes", 2))."""
+    widgets: tuple[RefusedWidget, ...] = ()
+
+
+class GuardError(TurnstileSyncError):
+    """The plan is refused by a safety rule: protection, or a guard that --force overrides.
+
+    ``reasons`` are the structured refusals; ``refusals`` their messages (kept for callers
+    that match on text); ``forcible`` is true only when --force would lift every one."""
+
+    def __init__(self, reasons: list[Refusal], *, plan: object = None) -> None:
+        self.reasons = tuple(reasons)
+        self.refusals = [reason.message for reason in reasons]
+        self.forcible = all(reason.forcible for reason in reasons)
         self.plan = plan
         """The refused plan, so it can still be shown for review."""
-        body = "\n".join(f"  - {refusal}" for refusal in refusals)
+        body = "\n".join(f"  - {refusal}" for refusal in self.refusals)
         super().__init__(f"the plan is refused:\n{body}")
 
 

@@ -13,10 +13,18 @@ from dataclasses import dataclass
 
 from turnstile_sync import name_rules
 from turnstile_sync.actions import Action, ActionKind, Plan
-from turnstile_sync.errors import GuardError
+from turnstile_sync.errors import GuardError, Refusal, RefusedWidget
 from turnstile_sync.models import LiveWidget, Spec
 
 FORCE_HINT = "If this is intended, review the plan and re-run with --force."
+PROTECTION_REMEDY = (
+    "change the spec first if it really must go (remove its protection); --force does not "
+    "lift protection"
+)
+RENAME_REMEDY = (
+    "protect the new name first ('protect: true' on its entry, or add it to 'protected'); "
+    "--force does not lift protection"
+)
 
 
 @dataclass(frozen=True)
@@ -39,12 +47,12 @@ def enforce_guards(
     """Raise GuardError listing every refusal; protection first, as --force cannot lift it."""
     protected = protection_refusals(plan, Protection.of(spec))
     if protected:
-        raise GuardError(protected, forcible=False, plan=plan)
+        raise GuardError(protected, plan=plan)
     if force:
         return
     refusals = mistake_refusals(plan, spec, considered)
     if refusals:
-        raise GuardError(refusals, forcible=True, plan=plan)
+        raise GuardError(refusals, plan=plan)
 
 
 def protection_rule(action: Action, protection: Protection) -> str | None:
@@ -94,7 +102,11 @@ def _renamed(action: Action) -> tuple[str, str] | None:
     return None
 
 
-def protection_refusals(plan: Plan, protection: Protection) -> list[str]:
+def _widget(action: Action) -> RefusedWidget:
+    return RefusedWidget(action.name, action.sitekey, action.kind.value)
+
+
+def protection_refusals(plan: Plan, protection: Protection) -> list[Refusal]:
     """Deletes and replacements of protected widgets, and renames that would strip a widget
     of its protection (after which a later prune could delete it unguarded)."""
     refusals = []
@@ -105,10 +117,20 @@ def protection_refusals(plan: Plan, protection: Protection) -> list[str]:
             rule = _rule_covering([old], action.sitekey, protection)
             if rule is not None and _rule_covering([new], action.sitekey, protection) is None:
                 refusals.append(
-                    f"refusing to rename {old!r} ({action.sitekey}) to {new!r}: {old!r} is "
-                    f"protected by {rule}, and no rule protects {new!r}, so the widget would "
-                    "lose its protection. --force does not lift protection; protect the new "
-                    "name first ('protect: true' on its entry, or add it to 'protected')."
+                    Refusal(
+                        rule="protection_lost",
+                        headline=f"renaming protected {old!r} to unprotected {new!r}",
+                        message=(
+                            f"refusing to rename {old!r} ({action.sitekey}) to {new!r}: {old!r} "
+                            f"is protected by {rule}, and no rule protects {new!r}, so the "
+                            "widget would lose its protection. --force does not lift "
+                            "protection; protect the new name first ('protect: true' on its "
+                            "entry, or add it to 'protected')."
+                        ),
+                        remedy=RENAME_REMEDY,
+                        forcible=False,
+                        widgets=(_widget(action),),
+                    )
                 )
             continue
         if not action.is_destructive:
@@ -117,35 +139,85 @@ def protection_refusals(plan: Plan, protection: Protection) -> list[str]:
         if rule is not None:
             verb = "delete" if action.kind is ActionKind.DELETE else "replace"
             refusals.append(
-                f"refusing to {verb} {action.name!r} ({action.sitekey}): it is protected by "
-                f"{rule}. --force does not lift protection; change the spec first if it "
-                "really must go."
+                Refusal(
+                    rule="protected",
+                    headline=f"{verb} of protected {action.name!r}",
+                    message=(
+                        f"refusing to {verb} {action.name!r} ({action.sitekey}): it is "
+                        f"protected by {rule}. --force does not lift protection; change the "
+                        "spec first if it really must go."
+                    ),
+                    remedy=PROTECTION_REMEDY,
+                    forcible=False,
+                    widgets=(_widget(action),),
+                )
             )
     return refusals
 
 
-def mistake_refusals(plan: Plan, spec: Spec, considered: Sequence[LiveWidget]) -> list[str]:
+def mistake_refusals(plan: Plan, spec: Spec, considered: Sequence[LiveWidget]) -> list[Refusal]:
     refusals = []
     deletes = plan.count(ActionKind.DELETE)
     replaces = plan.count(ActionKind.REPLACE)
     live = len(considered)
+    destructive = tuple(_widget(a) for a in plan.actions if a.is_destructive)
     if not spec.widgets and live:
         refusals.append(
-            f"the spec lists no widgets but the account has {live} managed widget(s). "
-            "Rule: an empty spec is refused, since it is almost always a truncated file or a "
-            f"wrong path. {FORCE_HINT}"
+            Refusal(
+                rule="empty_spec",
+                headline=f"the spec lists 0 widgets, the account has {live} managed",
+                message=(
+                    f"the spec lists no widgets but the account has {live} managed widget(s). "
+                    "Rule: an empty spec is refused, since it is almost always a truncated "
+                    f"file or a wrong path. {FORCE_HINT}"
+                ),
+                remedy="check the spec's path and content; if it is meant to be empty, "
+                "re-run with --force",
+                forcible=True,
+                numbers=(("spec_widgets", 0), ("live_managed", live)),
+                widgets=destructive,
+            )
         )
     elif live and deletes == live:
         refusals.append(
-            f"the plan deletes every managed widget in the account ({deletes} of {live}). "
-            f"Rule: a plan may not delete every live managed widget. {FORCE_HINT}"
+            Refusal(
+                rule="deletes_everything",
+                headline=f"deletes every managed widget ({deletes} of {live})",
+                message=(
+                    f"the plan deletes every managed widget in the account ({deletes} of "
+                    f"{live}). Rule: a plan may not delete every live managed widget. "
+                    f"{FORCE_HINT}"
+                ),
+                remedy="review the plan; if it is intended, re-run with --force",
+                forcible=True,
+                numbers=(("deletes", deletes), ("live_managed", live)),
+                widgets=tuple(w for w in destructive if w.action == ActionKind.DELETE.value),
+            )
         )
     if deletes + replaces > spec.max_deletes:
         refusals.append(
-            f"the plan deletes {deletes} and replaces {replaces} widget(s): "
-            f"{deletes + replaces} destructive actions, more than max_deletes "
-            f"({spec.max_deletes}). Rule: at most max_deletes widgets may be deleted or "
-            "replaced in one run. Review the plan, then raise max_deletes in the spec or "
-            "re-run with --force."
+            Refusal(
+                rule="max_deletes",
+                headline=(
+                    f"{deletes + replaces} destructive actions ({deletes} delete, {replaces} "
+                    f"replace) > max_deletes {spec.max_deletes}"
+                ),
+                message=(
+                    f"the plan deletes {deletes} and replaces {replaces} widget(s): "
+                    f"{deletes + replaces} destructive actions, more than max_deletes "
+                    f"({spec.max_deletes}). Rule: at most max_deletes widgets may be deleted "
+                    "or replaced in one run. Review the plan, then raise max_deletes in the "
+                    "spec or re-run with --force."
+                ),
+                remedy="review the plan, then raise max_deletes in the spec or re-run with --force",
+                forcible=True,
+                numbers=(
+                    ("deletes", deletes),
+                    ("replaces", replaces),
+                    ("destructive", deletes + replaces),
+                    ("max_deletes", spec.max_deletes),
+                ),
+                widgets=destructive,
+            )
         )
     return refusals

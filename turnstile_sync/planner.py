@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,11 +37,9 @@ def plan(
     plan is refused: protected widgets always, the other guards unless ``force``.
     """
     account = account_id or spec.account_id or ""
-    claimed = {w.sitekey for w in spec.widgets if w.sitekey} | {w.name for w in spec.widgets}
-    is_ignored = [bool(spec.ignore) and _is_ignored(spec.ignore, w, claimed) for w in live]
-    ignored = tuple(w for w, skip in zip(live, is_ignored, strict=True) if skip)
-    considered = [w for w, skip in zip(live, is_ignored, strict=True) if not skip]
-    matches, finishing, problems = _match(spec, considered, ignored)
+    matching = match_live(spec, live)
+    matches, finishing, problems = matching.matches, matching.finishing, matching.problems
+    ignored, considered = matching.ignored, matching.considered
 
     actions: list[Action] = []
     unchanged: list[str] = []
@@ -85,6 +84,32 @@ def plan(
     )
     enforce_guards(result, spec, considered, force=force)
     return result
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Which live widget each spec entry manages: the identity half of planning, shared
+    with commands that only read the account (``output``) so they agree with the plan."""
+
+    matches: dict[int, LiveWidget]
+    """Spec entry (by position) -> the live widget it manages; absent: not in the account."""
+    finishing: list[Action]
+    """Deletes that finish interrupted replacements."""
+    problems: list[str]
+    """Why identity cannot be decided (ambiguous names, pins to missing sitekeys)."""
+    considered: list[LiveWidget]
+    ignored: tuple[LiveWidget, ...]
+
+
+def match_live(spec: Spec, live: Sequence[LiveWidget]) -> Matching:
+    """Pair spec entries with live widgets exactly as ``plan`` does: 'ignore' first, then
+    pins, then unique names (and the halves of an interrupted replacement)."""
+    claimed = {w.sitekey for w in spec.widgets if w.sitekey} | {w.name for w in spec.widgets}
+    is_ignored = [bool(spec.ignore) and _is_ignored(spec.ignore, w, claimed) for w in live]
+    ignored = tuple(w for w, skip in zip(live, is_ignored, strict=True) if skip)
+    considered = [w for w, skip in zip(live, is_ignored, strict=True) if not skip]
+    matches, finishing, problems = _match(spec, considered, ignored)
+    return Matching(matches, finishing, problems, considered, ignored)
 
 
 def _is_ignored(patterns: Sequence[str], widget: LiveWidget, claimed: set[str]) -> bool:

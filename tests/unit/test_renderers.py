@@ -128,7 +128,9 @@ def test_json_plan_matches_its_documented_schema():
         "drift",
         "unmanaged",
         "ignored",
+        "refusal",
     ]
+    assert document["refusal"] is None
     assert document["summary"]["replace"] == 1
     login = next(d for d in document["drift"] if d["name"] == "login")
     assert login["fields"]["mode"] == {"live": "managed", "spec": "invisible"}

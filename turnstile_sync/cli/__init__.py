@@ -10,7 +10,13 @@ import sys
 
 import click
 
-from turnstile_sync.cli import emulator, export, reconcile, secrets  # noqa: F401 - registers commands
+from turnstile_sync.cli import (  # noqa: F401 - registers commands
+    emulator,
+    export,
+    reconcile,
+    secrets,
+    sitekeys,
+)
 from turnstile_sync.cli.base import EXIT_ERROR, EXIT_OK, cli
 
 __all__ = ["cli", "main"]

@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from turnstile_sync.actions import Plan
     from turnstile_sync.applier import ApplyReport
+    from turnstile_sync.errors import Refusal
     from turnstile_sync.spec import LoadedSpec
 
 FORMATS = ("text", "json", "markdown")
@@ -40,30 +43,39 @@ class PlanView:
     deferred: bool = False
     """apply --format json prints one document at the end, plan and results together."""
 
-    def show(self, plan: Plan, header: str) -> None:
+    def show(self, plan: Plan, header: str, refusal: Sequence[Refusal] = ()) -> None:
+        """``refusal``: why a guard or protection refused the plan; every format leads with
+        it, and a deferred (apply) JSON document is written now, as nothing will follow."""
         from turnstile_sync.render import github
 
         click.echo(header, err=True)
         if self.output_format == "text":
             from turnstile_sync.render.text import make_console, render_plan
 
-            render_plan(plan, make_console())
+            render_plan(plan, make_console(), refusal)
         elif self.output_format == "markdown":
             from turnstile_sync.render import markdown
 
-            click.echo(markdown.render(plan))
+            click.echo(markdown.render(plan, refusal=refusal))
         elif not self.deferred:
             from turnstile_sync.render import json_format as json_render
 
             document = json_render.plan_document(
-                plan, target=self.target, unmanaged_fails=self.fail_on_unmanaged
+                plan, target=self.target, unmanaged_fails=self.fail_on_unmanaged, refusal=refusal
             )
+            json_render.write(document, sys.stdout)
+        elif refusal:
+            from turnstile_sync.render import json_format as json_render
+
+            document = json_render.apply_document(plan, None, target=self.target, refusal=refusal)
             json_render.write(document, sys.stdout)
         if github.active():
             if self.loaded is not None:
                 for line in github.destructive_annotations(plan, self.loaded):
                     click.echo(line, err=True)
-            github.append_step_summary(plan)
+                for line in github.refusal_annotations(refusal, self.loaded):
+                    click.echo(line, err=True)
+            github.append_step_summary(plan, refusal)
 
     def report(self, plan: Plan, report: ApplyReport | None, secrets_path: str | None) -> None:
         if self.output_format == "json":

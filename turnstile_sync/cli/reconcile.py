@@ -106,7 +106,7 @@ async def _plan(
         result = plan(loaded.spec, live, account_id=client.account_id, force=force)
     except GuardError as refused:
         if isinstance(refused.plan, Plan):
-            view.show(refused.plan, header)  # what was refused, for the reviewer
+            view.show(refused.plan, header, refused.reasons)  # what was refused, and why
             for message in refused.plan.warnings:
                 warn(message)
         raise
@@ -388,6 +388,8 @@ async def _rederive(
     reviewed one. Stale widgets are reported first, per widget; then every other difference.
     Protection and guards are those of the re-derived plan (``plan`` raises GuardError)."""
     from turnstile_sync import planfile
+    from turnstile_sync.actions import Plan
+    from turnstile_sync.errors import GuardError
     from turnstile_sync.planfile import PlanFileError
     from turnstile_sync.planner import plan as derive
 
@@ -399,7 +401,13 @@ async def _rederive(
             f"{plan_file} is stale: {len(stale)} widget(s) changed since it was made:\n"
             f"{listing}\nNothing was changed. Make a new plan and review it."
         )
-    derived = derive(loaded.spec, live, account_id=client.account_id, force=force)
+    try:
+        derived = derive(loaded.spec, live, account_id=client.account_id, force=force)
+    except GuardError as refused:
+        if isinstance(refused.plan, Plan):
+            header = f"{plan_file}: reviewed plan, re-derived and refused"
+            view.show(refused.plan, header, refused.reasons)
+        raise
     document = _plan_document(derived, loaded, target, force)
     differences = planfile.receipt_differences(reviewed.document, document)
     if differences:

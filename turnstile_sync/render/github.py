@@ -8,10 +8,11 @@ are sent; a step summary is capped at 1 MiB, so the plan is rendered to fit what
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from turnstile_sync.actions import ActionKind, Plan
-from turnstile_sync.errors import SpecError
+from turnstile_sync.errors import Refusal, SpecError
 from turnstile_sync.render import markdown
 from turnstile_sync.spec import LoadedSpec
 
@@ -78,8 +79,35 @@ def destructive_annotations(plan: Plan, loaded: LoadedSpec) -> list[str]:
     return warnings[:MAX_ANNOTATIONS]
 
 
-def append_step_summary(plan: Plan) -> None:
-    """Add the markdown plan to $GITHUB_STEP_SUMMARY, within what its 1 MiB cap leaves."""
+_RULE_KEYS = {
+    "max_deletes": "max_deletes",
+    "deletes_everything": "prune",
+    "empty_spec": "widgets",
+    "protected": "protected",
+    "protection_lost": "protected",
+}
+
+
+def refusal_annotations(reasons: Sequence[Refusal], loaded: LoadedSpec) -> list[str]:
+    """One error per refusal, on the spec line that decides it: the widget's own entry when
+    it has one (a 'protect: true', a renamed pin), else the top-level key of the rule."""
+    errors = []
+    for reason in reasons:
+        line = None
+        if reason.rule in ("protected", "protection_lost"):
+            for widget in reason.widgets:
+                line = line or loaded.line_of(widget.name)
+        if line is None:
+            key = _RULE_KEYS.get(reason.rule, "")
+            line = loaded.key_lines.get(key) or loaded.key_lines.get("prune")
+        message = f"plan refused ({reason.rule}): {reason.headline}; remedy: {reason.remedy}"
+        errors.append(_command("error", loaded.source, line, message))
+    return errors[:MAX_ANNOTATIONS]
+
+
+def append_step_summary(plan: Plan, refusal: Sequence[Refusal] = ()) -> None:
+    """Add the markdown plan to $GITHUB_STEP_SUMMARY, within what its 1 MiB cap leaves; a
+    refused plan's summary leads with the refusal, as its comment does."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
@@ -88,7 +116,7 @@ def append_step_summary(plan: Plan) -> None:
     room = min(markdown.GITHUB_COMMENT_LIMIT, STEP_SUMMARY_LIMIT - used - 1)
     limit = room
     while limit >= 1_000:
-        encoded = (markdown.render(plan, limit=limit) + "\n").encode("utf-8")
+        encoded = (markdown.render(plan, limit=limit, refusal=refusal) + "\n").encode("utf-8")
         if len(encoded) <= room:  # the cap is in bytes; non-ASCII names take more than one
             with summary.open("ab") as handle:
                 handle.write(encoded)

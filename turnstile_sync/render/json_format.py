@@ -8,10 +8,12 @@ one. Bump FORMAT_VERSION on any change a consumer could notice.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import IO, Any
 
 from turnstile_sync.actions import Action, ActionKind, Plan
 from turnstile_sync.applier import ApplyReport
+from turnstile_sync.errors import Refusal
 from turnstile_sync.models import LiveWidget
 
 FORMAT_VERSION = 1
@@ -39,8 +41,41 @@ def _widget(widget: LiveWidget) -> dict[str, str]:
     return {"name": widget.name, "sitekey": widget.sitekey}
 
 
-def plan_document(plan: Plan, *, target: str, unmanaged_fails: bool = False) -> dict[str, Any]:
-    """``drift`` lists, per widget, the managed fields whose live value differs from the spec."""
+def refusal_document(reasons: Sequence[Refusal]) -> dict[str, Any] | None:
+    """Why a plan is refused (``None`` when it is not): every rule it breaks, with the numbers
+    compared, the widgets involved and the remedy, so a pipeline can branch without parsing
+    the error message on stderr."""
+    if not reasons:
+        return None
+    return {
+        "forcible": all(reason.forcible for reason in reasons),
+        "reasons": [
+            {
+                "rule": reason.rule,
+                "headline": reason.headline,
+                "message": reason.message,
+                "remedy": reason.remedy,
+                "forcible": reason.forcible,
+                "numbers": dict(reason.numbers),
+                "widgets": [
+                    {"name": w.name, "sitekey": w.sitekey, "action": w.action}
+                    for w in reason.widgets
+                ],
+            }
+            for reason in reasons
+        ],
+    }
+
+
+def plan_document(
+    plan: Plan,
+    *,
+    target: str,
+    unmanaged_fails: bool = False,
+    refusal: Sequence[Refusal] = (),
+) -> dict[str, Any]:
+    """``drift`` lists, per widget, the managed fields whose live value differs from the spec;
+    ``refusal`` is null unless a guard or protection refuses the plan."""
     counts = {kind.value: plan.count(kind) for kind in ActionKind}
     return {
         "format_version": FORMAT_VERSION,
@@ -70,11 +105,15 @@ def plan_document(plan: Plan, *, target: str, unmanaged_fails: bool = False) -> 
         ],
         "unmanaged": [_widget(w) for w in plan.unmanaged],
         "ignored": [_widget(w) for w in plan.ignored],
+        "refusal": refusal_document(refusal),
     }
 
 
-def apply_document(plan: Plan, report: ApplyReport | None, *, target: str) -> dict[str, Any]:
-    document = plan_document(plan, target=target)
+def apply_document(
+    plan: Plan, report: ApplyReport | None, *, target: str, refusal: Sequence[Refusal] = ()
+) -> dict[str, Any]:
+    """A refused apply has no results and is not ok: nothing was attempted."""
+    document = plan_document(plan, target=target, refusal=refusal)
     document["kind"] = "apply"
     results = report.results if report is not None else ()
     document["results"] = [
@@ -88,7 +127,7 @@ def apply_document(plan: Plan, report: ApplyReport | None, *, target: str) -> di
         }
         for r in results
     ]
-    document["ok"] = report.ok if report is not None else True
+    document["ok"] = report.ok if report is not None else not refusal
     return document
 
 

@@ -9,9 +9,10 @@ actions first, and says exactly how much was left out.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from turnstile_sync.actions import Action, ActionKind, FieldChange, Plan
+from turnstile_sync.errors import Refusal
 from turnstile_sync.quoting import printable
 from turnstile_sync.render.text import format_value
 
@@ -24,6 +25,8 @@ _TITLES = {
     ActionKind.DELETE: "Delete",
 }
 _ORDER = (ActionKind.REPLACE, ActionKind.DELETE, ActionKind.CREATE, ActionKind.UPDATE)
+REFUSAL_WIDGETS_SHOWN = 10
+"""Widgets named per refusal in the callout; the plan's tables below list every one."""
 
 
 def escape(text: str) -> str:
@@ -85,10 +88,20 @@ class _Budget:
 
 
 def render(
-    plan: Plan, *, title: str = "turnstile-sync plan", limit: int = GITHUB_COMMENT_LIMIT
+    plan: Plan,
+    *,
+    title: str = "turnstile-sync plan",
+    limit: int = GITHUB_COMMENT_LIMIT,
+    refusal: Sequence[Refusal] = (),
 ) -> str:
+    """A refused plan leads with the refusal (rule, numbers, remedy), so a reviewer reading
+    the comment cannot take it for a plan that will be applied."""
     budget = _Budget(limit)
-    budget.add(f"### {title}: {plan.summary()}")
+    if refusal:
+        budget.add(f"### {title}: REFUSED. {plan.summary()}")
+        _refusal(budget, refusal)
+    else:
+        budget.add(f"### {title}: {plan.summary()}")
     budget.add(
         f"<sub>account {_code(plan.account_id)} · {len(plan.unchanged)} unchanged · "
         f"{len(plan.unmanaged)} unmanaged · {len(plan.ignored)} ignored</sub>\n"
@@ -125,6 +138,31 @@ def _unmanaged(budget: _Budget, plan: Plan) -> int:
         shown += 1
     budget.add(closing)
     return len(plan.unmanaged) - shown
+
+
+def _refusal(budget: _Budget, reasons: Sequence[Refusal]) -> None:
+    forcible = all(reason.forcible for reason in reasons)
+    budget.add(
+        "> [!CAUTION]\n> **This plan is refused: it cannot be applied as it is.** Nothing was "
+        "changed.\n>"
+    )
+    for reason in reasons:
+        budget.add(f"> - **{reason.rule}**: {escape(reason.headline)}.")
+        budget.add(f">   Remedy: {escape(reason.remedy)}.")
+        shown = reason.widgets[:REFUSAL_WIDGETS_SHOWN]
+        if shown:
+            listing = ", ".join(
+                f"{w.action} {_code(w.name)}" + (f" ({_code(w.sitekey)})" if w.sitekey else "")
+                for w in shown
+            )
+            more = len(reason.widgets) - len(shown)
+            budget.add(f">   Widgets: {listing}" + (f", and {more} more" if more else "") + ".")
+    lifted = (
+        "`--force` lifts this refusal (after review)."
+        if forcible
+        else "`--force` does not lift it: protection can only be changed in the spec."
+    )
+    budget.add(f">\n> {lifted}\n")
 
 
 def _warning(budget: _Budget, destructive: list[Action]) -> None:

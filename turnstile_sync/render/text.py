@@ -7,6 +7,7 @@ contain square brackets, so everything user-supplied goes in as Text, never as m
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from rich.text import Text
 
 from turnstile_sync.actions import Action, ActionKind, FieldChange, Plan
 from turnstile_sync.applier import ActionResult, ApplyReport, Outcome
+from turnstile_sync.errors import Refusal
 from turnstile_sync.verify import CONCURRENT_APPLY_REMEDY
 
 _SYMBOL = {
@@ -112,7 +114,26 @@ def _action_lines(action: Action) -> list[Text]:
     return lines
 
 
-def render_plan(plan: Plan, console: Console) -> None:
+def render_refusal(reasons: Sequence[Refusal], console: Console) -> None:
+    """Why the plan is refused, ahead of the plan itself: rule, numbers and remedy."""
+    console.print(
+        Text("REFUSED: this plan cannot be applied as it is. Nothing was changed.", "bold red")
+    )
+    for reason in reasons:
+        line = Text(f"  - {reason.rule}: ", style="bold")
+        line.append(reason.headline)
+        console.print(line)
+        console.print(Text(f"    remedy: {reason.remedy}"))
+    if all(reason.forcible for reason in reasons):
+        console.print("  --force lifts this refusal (after review).")
+    else:
+        console.print("  --force does not lift it: protection can only be changed in the spec.")
+    console.print()
+
+
+def render_plan(plan: Plan, console: Console, refusal: Sequence[Refusal] = ()) -> None:
+    if refusal:
+        render_refusal(refusal, console)
     for action in plan.actions:
         for line in _action_lines(action):
             console.print(line)
