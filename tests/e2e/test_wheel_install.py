@@ -219,6 +219,7 @@ def test_sdist_holds_what_building_from_it_needs_and_no_tree_clutter(release):
     for needed in (
         "pyproject.toml",
         "README.md",
+        "CHANGELOG.md",
         "PKG-INFO",
         "turnstile_sync/__init__.py",
         "turnstile_sync/py.typed",
