@@ -47,9 +47,17 @@ test: lint typecheck unit
 bench: dev
 	$(BIN)/python -m benchmarks.run
 
+# The release artefacts: an sdist, then a wheel built from that sdist (what `python -m build`
+# does, so a broken sdist fails here), into dist/; twine checks their metadata and README.
+.PHONY: dist
+dist: dev
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 SOAK_MINUTES ?= 10
 soak: dev
 	$(BIN)/python -m tests.properties.soak --minutes $(SOAK_MINUTES)
 
 clean:
-	rm -rf $(VENV) .turnstile-sync .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .turnstile-sync .mypy_cache .ruff_cache .pytest_cache dist build
