@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -115,12 +115,12 @@ class Sandbox:
             check=False,
         )
 
-    def calls(self) -> list[dict[str, object]]:
+    def calls(self) -> list[dict[str, Any]]:
         if not self.log.exists():
             return []
         return [json.loads(line) for line in self.log.read_text().splitlines()]
 
-    def stored(self, tool: str) -> dict[str, object]:
+    def stored(self, tool: str) -> dict[str, Any]:
         path = self.state / f"{tool}.json"
         return json.loads(path.read_text()) if path.exists() else {}
 
@@ -201,35 +201,33 @@ def stored_secret(store: str, sandbox: Sandbox, runs: int) -> str | None:
     """What the store holds for the widget now, read where the recipe's names say it is."""
     name = f"TURNSTILE_SECRET_{KEY}"
     if store == "gh":
-        return sandbox.stored("gh").get(f"acme/shop/repo/{name}")  # type: ignore[return-value]
+        return sandbox.stored("gh").get(f"acme/shop/repo/{name}")
     if store == "wrangler":
-        return sandbox.stored("wrangler").get(f"{ACCOUNT}/my-worker/{name}")  # type: ignore[return-value]
+        return sandbox.stored("wrangler").get(f"{ACCOUNT}/my-worker/{name}")
     if store == "vault":
         versions = sandbox.stored("vault").get(f"secret/data/turnstile/{KEY}") or []
-        assert len(versions) == runs, (  # type: ignore[arg-type]
-            f"{len(versions)} versions at secret/data/turnstile/{KEY}"  # type: ignore[arg-type]
-        )
-        latest = versions[-1]  # type: ignore[index]
+        assert len(versions) == runs, f"{len(versions)} versions at secret/data/turnstile/{KEY}"
+        latest = versions[-1]
         assert set(latest) == {"secret", "sitekey"} and latest["sitekey"] == SITEKEY
-        return latest["secret"]  # type: ignore[no-any-return]
+        return latest["secret"]
     if store == "aws":
         parameter = sandbox.stored("aws").get(f"/turnstile/{KEY}/secret") or {}
-        assert parameter.get("Type") == "SecureString"  # type: ignore[union-attr]
-        return parameter.get("Value")  # type: ignore[union-attr,no-any-return]
+        assert parameter.get("Type") == "SecureString"
+        return parameter.get("Value")
     if store == "kubectl":
         secret = sandbox.stored("kubectl").get(f"default/{kube_name(KEY)}") or {}
-        assert not secret.get("annotations"), "the secret was copied into an annotation"  # type: ignore[union-attr]
-        data = secret.get("data") or {}  # type: ignore[union-attr]
+        assert not secret.get("annotations"), "the secret was copied into an annotation"
+        data = secret.get("data") or {}
         assert set(data) == {"secret"}
-        return data["secret"]  # type: ignore[no-any-return]
+        return data["secret"]
     if store == "op":
         items = sandbox.stored("op")
         assert list(items) == [f"Private/turnstile {KEY}"], "exactly one item, edited in place"
         item = items[f"Private/turnstile {KEY}"]
-        assert item["category"] == "PASSWORD"  # type: ignore[index]
+        assert item["category"] == "PASSWORD"
         # The free-text name arrives as data, verbatim, never as shell code.
-        assert HOSTILE_NAME in item["fields"]["notesPlain"]  # type: ignore[index]
-        return item["fields"]["password"]  # type: ignore[index,no-any-return]
+        assert HOSTILE_NAME in item["fields"]["notesPlain"]
+        return item["fields"]["password"]
     if store == "keyring":
         return keyring_value(sandbox, "turnstile-sync", KEY)
     raise AssertionError(store)
@@ -248,9 +246,7 @@ def deliver_twice(store: str, recipe: str, sandbox: Sandbox) -> list[str]:
         if secret.encode() in result.stdout + result.stderr:
             problems.append(f"{event}: the secret was printed")
         for call in sandbox.calls():
-            argv = call["argv"]
-            env = call["env"]
-            assert isinstance(argv, list) and isinstance(env, dict)
+            argv, env = call["argv"], call["env"]
             if any(secret in arg for arg in argv):
                 problems.append(f"{event}: the secret is in the argv of {call['tool']}: {argv}")
             if any(secret in value for value in env.values()):
@@ -274,12 +270,9 @@ def test_every_store_the_issue_names_has_one_recipe():
     assert set(RECIPES) == set(STORES.values())
     for recipe in RECIPES.values():
         assert "\n" not in recipe, "a recipe is one command line, pasted as --secrets-exec"
-        assert "TURNSTILE_WIDGET_NAME" not in recipe.replace("$ENV.TURNSTILE_WIDGET_NAME", "")
-        assert (
-            '"$TURNSTILE_WIDGET_KEY"' in recipe
-            or "$ENV.TURNSTILE_WIDGET_KEY" in recipe
-            or (re.search(r'"[^"]*\$TURNSTILE_WIDGET_KEY[^"]*"', recipe))
-        )
+        assert "$TURNSTILE_WIDGET_KEY" in recipe or "$ENV.TURNSTILE_WIDGET_KEY" in recipe
+        # The free-text name is only ever read as data by jq, never expanded by the shell.
+        assert "$TURNSTILE_WIDGET_NAME" not in recipe
 
 
 @pytest.mark.parametrize("store", sorted(STORES.values()))
@@ -300,8 +293,9 @@ def test_kubectl_recipe_with_the_real_client_printing_the_manifest(sandbox):
     assert any(call.get("delegated") for call in sandbox.calls())
 
 
-def test_keyring_recipe_stores_the_exact_bytes_with_the_real_client(sandbox):
-    """`keyring set` strips one trailing newline from a pipe; turnstile-sync sends none."""
+def test_keyring_cli_strips_one_trailing_newline_from_a_pipe(sandbox):
+    """Why the tool must send the secret without a newline: `keyring set` reading a pipe drops
+    one trailing "\\n" and keeps everything else (the recipe test proves the exact bytes)."""
     if not (sandbox.bin / "keyring").exists():
         pytest.skip("the keyring CLI is not installed in this environment")
     secret = "0x4AAAAAAA-ends-in-space-and-newline \n"
@@ -369,7 +363,7 @@ def test_aws_recipe_with_the_real_client_against_a_local_endpoint(sandbox, ssm_e
         "Overwrite": True,
     }
     for call in sandbox.calls():
-        assert not any(FIRST_SECRET in arg for arg in call["argv"])  # type: ignore[union-attr]
+        assert not any(FIRST_SECRET in arg for arg in call["argv"])
 
 
 # The harness must be able to fail: recipes with the classic mistakes are caught.
