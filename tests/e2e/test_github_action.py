@@ -447,6 +447,11 @@ class Runner:
         return [json.loads(line) for line in text.splitlines()]
 
 
+# The scripts start a CLI process per step, so they talk to a served emulator, as a runner
+# talks to the API; the in-process mode would run the same scripts a second time.
+over_http = pytest.mark.parametrize("target", ["served"], indirect=True)
+
+
 @pytest.fixture
 def runner(tmp_path, target):
     workdir = tmp_path / "checkout"
@@ -466,6 +471,7 @@ def write_infra_spec(runner: Runner, text: str) -> Path:
     return path
 
 
+@over_http
 def test_plan_on_a_pull_request_posts_one_sticky_comment_that_a_failure_replaces(runner, target):
     seed(target.db, name="kept")
     action = runner(command="plan")
@@ -505,6 +511,7 @@ def test_plan_on_a_pull_request_posts_one_sticky_comment_that_a_failure_replaces
     assert "::error::turnstile-sync plan exited 1" in failing.stdout
 
 
+@over_http
 def test_a_refused_plan_is_reported_as_refused(runner, target):
     for name in ("a", "b", "c"):
         seed(target.db, name=name)
@@ -519,6 +526,7 @@ def test_a_refused_plan_is_reported_as_refused(runner, target):
     assert len(live_widgets(target.db)) == 3
 
 
+@over_http
 def test_a_plan_that_never_ran_still_replaces_the_comment(runner):
     action = runner(command="plan")
     action.gh_state.write_text(json.dumps([{"id": 5, "body": "old"}]))
@@ -530,6 +538,7 @@ def test_a_plan_that_never_ran_still_replaces_the_comment(runner):
     assert "actions/runs/4242" in comments[1]["body"]
 
 
+@over_http
 def test_a_comment_that_cannot_be_posted_fails_the_step(runner, target):
     action = runner(command="plan")
     write_infra_spec(action, spec_text(entry("x")))
@@ -538,6 +547,7 @@ def test_a_comment_that_cannot_be_posted_fails_the_step(runner, target):
     assert result.returncode != 0
 
 
+@over_http
 def test_args_are_split_like_a_shell_but_never_executed(runner, tmp_path):
     action = runner(command="validate")
     write_infra_spec(action, spec_text(entry("x")))
@@ -554,6 +564,7 @@ def test_args_are_split_like_a_shell_but_never_executed(runner, tmp_path):
     assert "Traceback" not in refused.stderr
 
 
+@over_http
 def test_apply_applies_the_downloaded_reviewed_plan(runner, target):
     planner = runner(command="plan")
     write_infra_spec(planner, spec_text(entry("fresh")))
@@ -570,6 +581,7 @@ def test_apply_applies_the_downloaded_reviewed_plan(runner, target):
     assert [w["name"] for w in live_widgets(target.db)] == ["fresh"]
 
 
+@over_http
 def test_drift_reports_changes_without_a_comment_or_artifact(runner, target):
     seed(target.db, name="login", domains=["old.example.com"])
     action = runner(command="drift")
