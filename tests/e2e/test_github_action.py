@@ -592,3 +592,14 @@ def test_drift_reports_changes_without_a_comment_or_artifact(runner, target):
     assert "plan-file" not in action.outputs["run"]
     assert "old.example.com" in Path(action.outputs["run"]["markdown-file"]).read_text()
     assert action.run("Fail on an error").returncode == 0
+
+
+@over_http
+def test_an_unknown_command_is_refused_before_anything_runs(runner):
+    action = runner(command="destroy")
+    result = action.run("run")
+    assert result.returncode == 1
+    assert "::error::turnstile-sync action: command must be validate, plan, apply or drift" in (
+        result.stdout
+    )
+    assert "exitcode" not in action.outputs["run"]
