@@ -340,6 +340,10 @@ if method == "GET":
         if comment["body"].startswith(marker):
             print(comment["id"])
     sys.exit(0)
+if method == "DELETE":
+    wanted = int(path.rsplit("/", 1)[1])
+    state.write_text(json.dumps([c for c in comments if c["id"] != wanted]))
+    sys.exit(0)
 body = json.loads(Path(args[args.index("--input") + 1]).read_text())["body"]
 if method == "POST":
     comments.append({{"id": 100 + len(comments), "body": body}})
@@ -603,3 +607,16 @@ def test_an_unknown_command_is_refused_before_anything_runs(runner):
         result.stdout
     )
     assert "exitcode" not in action.outputs["run"]
+
+
+@over_http
+def test_duplicate_plan_comments_from_a_race_collapse_into_one(runner):
+    action = runner(command="plan")
+    write_infra_spec(action, spec_text(entry("x")))
+    action.run("run")
+    assert action.run("Create or update the plan comment").returncode == 0
+    (first,) = action.comments()
+    duplicate = {"id": 77, "body": first["body"]}
+    action.gh_state.write_text(json.dumps([first, {"id": 9, "body": "a human"}, duplicate]))
+    assert action.run("Create or update the plan comment").returncode == 0
+    assert [c["id"] for c in action.comments()] == [first["id"], 9]
