@@ -29,9 +29,14 @@ demo: install
 	$(BIN)/turnstile-sync apply $(SPEC) --emulator --auto-approve --secrets-out .turnstile-sync/demo-secrets.json
 	$(BIN)/turnstile-sync plan $(SPEC) --emulator --detailed-exitcode
 
+# zizmor audits the action and the example workflows, named one by one; --offline: no GitHub
+# API calls, so lint needs no network and no token (the online-only audits are skipped).
+WORKFLOWS := action.yml $(wildcard examples/github/*.yml)
+
 lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/zizmor --offline --min-severity medium $(WORKFLOWS)
 
 typecheck: dev
 	$(BIN)/mypy

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from pathlib import Path
 
-import click
 import jsonschema
 import yaml
 
@@ -15,7 +13,6 @@ from tests.conftest import ACCOUNT, REPO_ROOT, run_cli
 from tests.e2e.conftest import seed
 from tests.e2e.test_safety import entry, spec_text
 from tests.processes import run_in_terminal
-from turnstile_sync.cli import cli
 
 PLAN_SCHEMA = json.loads((REPO_ROOT / "docs" / "plan.schema.json").read_text())
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -202,46 +199,6 @@ def test_schema_is_committed_and_current():
     example = (REPO_ROOT / "examples" / "widgets.yaml").read_text()
     assert example.startswith("# yaml-language-server: $schema=../turnstile-sync.schema.json\n")
     jsonschema.validate(yaml.safe_load(example), schema)
-
-
-def turnstile_invocations(script: str) -> list[list[str]]:
-    joined = script.replace("\\\n", " ")
-    invocations = []
-    for line in joined.splitlines():
-        if "turnstile-sync" not in line:
-            continue
-        for part in re.split(r"\|\||&&|;|\|", line):
-            words = shlex.split(part, comments=True)
-            if "turnstile-sync" in words and words[0] not in ("echo", "pip"):
-                tail = words[words.index("turnstile-sync") + 1 :]
-                invocations.append(
-                    [w for w in tail if not w.startswith(">")][
-                        : tail.index(">") if ">" in tail else None
-                    ]
-                )
-    return invocations
-
-
-def test_workflows_are_valid_and_call_real_commands():
-    workflows = sorted((REPO_ROOT / "examples" / "github").glob("*.yml"))
-    assert len(workflows) == 3
-    seen = set()
-    for path in workflows:
-        document = yaml.safe_load(path.read_text())
-        assert document["name"] and document["jobs"]
-        assert True in document or "on" in document  # YAML 1.1 reads `on:` as True
-        for job in document["jobs"].values():
-            for step in job["steps"]:
-                for invocation in turnstile_invocations(step.get("run", "")):
-                    command = cli.commands[invocation[0]]
-                    options = {
-                        opt for p in command.params if isinstance(p, click.Option) for opt in p.opts
-                    }
-                    for word in invocation[1:]:
-                        if word.startswith("--"):
-                            assert word in options, f"{path.name}: {invocation[0]} has no {word}"
-                    seen.add(invocation[0])
-    assert {"validate", "plan", "apply"} <= seen
 
 
 def test_pre_commit_hook():
