@@ -220,6 +220,7 @@ def test_sdist_holds_what_building_from_it_needs_and_no_tree_clutter(release):
         "pyproject.toml",
         "README.md",
         "CHANGELOG.md",
+        "LICENSE",
         "PKG-INFO",
         "turnstile_sync/__init__.py",
         "turnstile_sync/py.typed",
@@ -238,6 +239,7 @@ def test_wheel_holds_the_typed_package_and_nothing_else(release):
     dist_info = f"turnstile_sync-{turnstile_sync.__version__}.dist-info/"
     assert {"turnstile_sync/py.typed", "turnstile_sync/cli/__init__.py"} <= names
     assert {"turnstile_sync/emulator/backend.py", f"{dist_info}entry_points.txt"} <= names
+    assert f"{dist_info}licenses/LICENSE" in names  # the licence text travels with the code
     assert {n.split("/", 1)[0] + "/" for n in names} == {"turnstile_sync/", dist_info}
     assert not {n for n in names if "__pycache__" in n or n.endswith(".pyc")}
 
