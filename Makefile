@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SPEC ?= examples/widgets.yaml
 
-.PHONY: demo test lint typecheck unit clean install dev soak bench
+.PHONY: demo test lint typecheck unit clean install dev soak bench lock
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("turnstile-sync needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -63,6 +63,18 @@ dist: dev
 SOAK_MINUTES ?= 10
 soak: dev
 	$(BIN)/python -m tests.properties.soak --minutes $(SOAK_MINUTES)
+
+# The GitHub Action's hashed lock (requirements/action.txt): pyproject's runtime dependencies
+# and the build backend, pinned with every file's sha256, so the action installs them with
+# --require-hashes. Needs PyPI; run it with the lowest supported Python (3.11) after changing
+# a dependency, and commit the result. pip-tools lives in a throwaway venv, not in the project.
+LOCK_VENV := .turnstile-sync/lock-venv
+lock:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet pip-tools
+	cd requirements && ../$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes \
+	  --build-deps-for wheel --strip-extras --allow-unsafe --no-emit-index-url \
+	  --no-emit-find-links --output-file action.txt ../pyproject.toml
 
 clean:
 	rm -rf $(VENV) .turnstile-sync .mypy_cache .ruff_cache .pytest_cache dist build

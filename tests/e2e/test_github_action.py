@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from tests.processes import HANG_GUARD, clean_env
 from turnstile_sync.cli import cli
 
 ACTION_PATH = REPO_ROOT / "action.yml"
+README = REPO_ROOT / "README.md"
+LOCK = REPO_ROOT / "requirements" / "action.txt"
 WORKFLOW_PATHS = sorted((REPO_ROOT / "examples" / "github").glob("*.yml"))
 ACTION: dict[str, Any] = yaml.safe_load(ACTION_PATH.read_text())
 WORKFLOWS: dict[str, dict[str, Any]] = {
@@ -254,24 +257,36 @@ def action_invocations() -> list[tuple[str, list[str]]]:
     return found
 
 
+SHELL_VARIABLE = re.compile(r"\$(\{\w+\}|\w+)")
+
+
 def check_against_cli(invocation: list[str]) -> list[str]:
-    name, *words = invocation
-    if name not in cli.commands:
-        return [f"no command {name!r}"]
-    command = cli.commands[name]
-    options = {opt: p for p in command.params if isinstance(p, click.Option) for opt in p.opts}
-    problems = []
-    for index, word in enumerate(words):
-        if not word.startswith("--"):
-            continue
-        option = options.get(word.split("=")[0])
-        if option is None:
-            problems.append(f"{name} has no {word}")
-        elif isinstance(option.type, click.Choice) and not option.is_flag:
-            value = word.split("=", 1)[1] if "=" in word else words[index + 1]
-            if value not in option.type.choices:
-                problems.append(f"{name} {word}: {value!r} is not one of {option.type.choices}")
-    return problems
+    """The argv after `turnstile-sync`, parsed by click itself down through every group
+    (`secrets push`, `emulator serve`), so unknown long or short options, bad choices, missing
+    arguments and unknown subcommands are found as the CLI would find them. `$VAR` parts of a
+    word are replaced by a placeholder (their value is only known at run time)."""
+    words = [SHELL_VARIABLE.sub("placeholder", word) for word in invocation]
+    command: click.Command = cli
+    path = ["turnstile-sync"]
+    parent: click.Context | None = None
+    while True:
+        try:
+            ctx = command.make_context(path[-1], words, parent=parent, resilient_parsing=False)
+        except click.exceptions.Exit:  # --help, --version: valid, and they end the parse
+            return []
+        except click.ClickException as error:
+            return [f"{' '.join(path)}: {error.format_message()}"]
+        if not isinstance(command, click.Group):
+            return []
+        # What the group left for its subcommand (click keeps the name apart from the rest).
+        rest = [*ctx._protected_args, *ctx.args]
+        if not rest:
+            return [f"{' '.join(path)}: no command"]
+        sub = command.get_command(ctx, rest[0])
+        if sub is None:
+            return [f"{' '.join(path)}: no command {rest[0]!r}"]
+        command, words, parent = sub, rest[1:], ctx
+        path.append(rest[0])
 
 
 def test_the_invocation_scanner_reads_scripts_and_arrays():
@@ -287,8 +302,30 @@ def test_the_invocation_scanner_reads_scripts_and_arrays():
         ["output", "w.yaml", "--format", "github"],
     ]
     assert check_against_cli(["plan", "w", "--format", "yaml"]) != []
-    assert check_against_cli(["plan", "w", "--nope"]) == ["plan has no --nope"]
-    assert check_against_cli(["nope"]) == ["no command 'nope'"]
+    (problem,) = check_against_cli(["plan", "w", "--nope"])
+    assert problem.startswith("turnstile-sync plan: No such option") and "--nope" in problem
+    assert check_against_cli(["nope"]) == ["turnstile-sync: no command 'nope'"]
+
+
+def test_the_flag_checker_parses_short_options_and_group_subcommands_as_the_cli_does():
+    bad = ["plan", "widgets.yaml", "-Z"]
+    rejected = subprocess.run(
+        [sys.executable, "-m", "turnstile_sync", *bad],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert rejected.returncode != 0 and "No such option" in rejected.stderr
+    (problem,) = check_against_cli(bad)
+    assert problem.startswith("turnstile-sync plan: No such option") and "-Z" in problem
+    assert check_against_cli(["secrets", "push", "w.yaml", "--secrets-exec", "cat"]) == []
+    assert check_against_cli(["secrets", "push", "w.yaml", "--detailed-exitcode"]) != []
+    assert check_against_cli(["secrets", "pull"]) == ["turnstile-sync secrets: no command 'pull'"]
+    assert check_against_cli(["emulator", "serve", "--port", "8787"]) == []
+    assert check_against_cli(["emulator", "serve", "--port", "many"]) != []
+    assert check_against_cli(["apply", "$SPEC", "--plan", "$RUNNER_TEMP/p.json"]) == []
 
 
 def test_the_action_runs_every_command_it_offers():
@@ -307,6 +344,27 @@ def invocation_id(item: tuple[str, list[str]]) -> str:
 def test_every_command_and_flag_used_exists_in_the_cli(where_invocation):
     where, invocation = where_invocation
     assert check_against_cli(invocation) == [], f"{where}: {' '.join(invocation)}"
+
+
+def readme_invocations(text: str | None = None) -> list[list[str]]:
+    """Every turnstile-sync command in the README's shell code blocks."""
+    text = README.read_text() if text is None else text
+    blocks = re.findall(r"^```(?:sh|bash|shell|console)\n(.*?)^```", text, re.M | re.S)
+    return [found for block in blocks for found in turnstile_invocations(block)]
+
+
+def test_the_readme_scanner_finds_the_commands_it_shows():
+    shown = "```sh\nturnstile-sync plan w.yaml \\\n  -Z\n```\n```yaml\nturnstile-sync x\n```\n"
+    assert readme_invocations(shown) == [["plan", "w.yaml", "-Z"]]
+    assert check_against_cli(["plan", "w.yaml", "-Z"]) != []
+    found = readme_invocations()
+    assert len(found) >= 10
+    assert {invocation[0] for invocation in found} >= {"plan", "apply", "secrets", "output"}
+
+
+@pytest.mark.parametrize("invocation", readme_invocations(), ids=" ".join)
+def test_every_command_and_flag_the_readme_shows_exists_in_the_cli(invocation):
+    assert check_against_cli(invocation) == [], " ".join(invocation)
 
 
 def test_the_workflows_cover_every_pipeline_command():
@@ -464,7 +522,9 @@ def runner(tmp_path, target):
     def make(**inputs: str) -> Runner:
         inputs.setdefault("working-directory", "infra")
         inputs["args"] = " ".join([*map(shlex.quote, target.args), inputs.get("args", "")])
-        return Runner(tmp_path, workdir, inputs, target.env)
+        action = Runner(tmp_path, workdir, inputs, target.env)
+        assert action.run("names").returncode == 0  # the action's first step
+        return action
 
     return make
 
@@ -620,3 +680,217 @@ def test_duplicate_plan_comments_from_a_race_collapse_into_one(runner):
     action.gh_state.write_text(json.dumps([first, {"id": 9, "body": "a human"}, duplicate]))
     assert action.run("Create or update the plan comment").returncode == 0
     assert [c["id"] for c in action.comments()] == [first["id"], 9]
+
+
+def step_named(name: str) -> dict[str, Any]:
+    (step,) = [step for step in action_steps() if step.get("name") == name]
+    return step
+
+
+COMMENT_LIMIT = 65_536  # GitHub refuses a longer issue comment
+
+
+@over_http
+def test_a_large_plan_comment_is_the_whole_rendered_plan_with_its_left_out_note(runner):
+    action = runner(command="plan")
+    long = "x" * 120
+    write_infra_spec(
+        action, spec_text(*[entry(f"w{i:04d}-{long}") for i in range(700)], max_deletes=1000)
+    )
+    assert action.run("run").returncode == 0
+    assert action.outputs["run"]["exitcode"] == "2"
+    markdown = Path(action.outputs["run"]["markdown-file"]).read_text()
+    assert len(markdown) > 60_000  # the renderer's own budget, not the action's, decides
+    assert "are not shown" in markdown
+    assert action.run("Create or update the plan comment").returncode == 0
+    (comment,) = action.comments()
+    assert comment["body"].endswith(markdown.strip() + "\n")  # whole, note included
+    assert len(comment["body"]) <= COMMENT_LIMIT
+
+
+FAILING_TOOL = """\
+#!{python}
+# A turnstile-sync that refuses with an enormous error and an enormous refused plan.
+import sys
+print("### turnstile-sync plan: REFUSED." + " plan-row" * 7_000)
+for i in range(4_000):
+    sys.stderr.write(f"error line {{i}}: ```````` `name` ``` <details> |\\n")
+sys.stderr.write("the last line names the cause\\n")
+sys.exit(1)
+"""
+
+
+@over_http
+def test_a_failed_plan_with_a_huge_error_fits_one_comment_with_whole_markup(runner):
+    action = runner(command="plan")
+    write_infra_spec(action, spec_text(entry("x")))
+    tool = action.tmp / "bin" / "turnstile-sync"
+    tool.write_text(FAILING_TOOL.format(python=sys.executable))
+    assert action.run("run").returncode == 0
+    assert action.outputs["run"]["exitcode"] == "1"
+    assert action.run("Create or update the plan comment").returncode == 0
+    (comment,) = action.comments()
+    body = comment["body"]
+    assert len(body) <= COMMENT_LIMIT
+    assert "plan failed (exit 1)" in body
+    assert "the last line names the cause" in body  # the tail (the cause) is kept
+    assert "of " in body and "characters:" in body  # and it says the error was shortened
+    fence = re.search(r"^(`{3,})text$", body, re.M)
+    assert fence, body[:500]
+    closing = body.index("\n" + fence.group(1) + "\n", fence.end())  # the fence is closed
+    inside = body[fence.end() : closing]
+    assert all(line.startswith(("error line", "the last")) for line in inside.strip().split("\n"))
+    assert "too long to add here" in body  # the refused plan would not fit: said, not cut
+
+
+@over_http
+def test_two_specs_planned_in_one_job_keep_two_reviewed_plans(runner):
+    upload = step_named("Upload the reviewed plan")
+    download = step_named("Download the reviewed plan")
+    first = runner(command="plan", spec="a.yaml")
+    second = runner(command="plan", spec="b.yaml")
+    names = [action.resolve(upload["with"]["name"]) for action in (first, second)]
+    assert len(set(names)) == 2, names
+    assert all(name.startswith("turnstile-plan-") for name in names)
+    # apply of the same spec downloads exactly what plan uploaded
+    applier = runner(command="apply", spec="a.yaml", **{"plan-run-id": "1"})
+    assert applier.resolve(download["with"]["name"]) == names[0]
+    # ... and the name carries the same hash as the spec's comment marker
+    assert names[0].endswith(first.outputs["names"]["key"])
+
+
+@over_http
+def test_a_refused_plan_appears_once_in_the_step_summary(runner, target):
+    for name in ("a", "b", "c"):
+        seed(target.db, name=name)
+    action = runner(command="plan")
+    write_infra_spec(action, spec_text(prune=True, max_deletes=1))
+    action.run("run")
+    assert action.outputs["run"]["exitcode"] == "1"
+    summary = action.summary.read_text()
+    assert summary.count("#### Delete (3)") == 1, summary
+    assert summary.count("plan failed (exit 1)") == 1
+
+
+def test_the_plan_comment_is_replaced_even_when_the_job_is_cancelled_or_times_out():
+    condition = step_named("Create or update the plan comment")["if"]
+    assert condition.startswith("always() &&"), condition
+    assert "cancelled()" not in condition
+    for name, workflow in WORKFLOWS.items():
+        for job in workflow["jobs"].values():
+            assert 0 < job["timeout-minutes"] <= 60, name
+
+
+def test_the_cloudflare_write_token_reaches_only_the_step_that_applies():
+    for name, workflow in WORKFLOWS.items():
+        for job in workflow["jobs"].values():
+            assert "CLOUDFLARE_API_TOKEN" not in job.get("env", {}) or name != (
+                "turnstile-apply.yml"
+            )
+    job = WORKFLOWS["turnstile-apply.yml"]["jobs"]["apply"]
+    tokens = {
+        step.get("name") or step.get("uses"): step["env"]["CLOUDFLARE_API_TOKEN"]
+        for step in job["steps"]
+        if "CLOUDFLARE_API_TOKEN" in step.get("env", {})
+    }
+    write = "${{ secrets.CLOUDFLARE_API_TOKEN }}"
+    assert [holder for holder, token in tokens.items() if token == write] == [
+        "Apply the reviewed plan, secrets straight into repository secrets"
+    ]
+    assert tokens["Sitekeys for the build"] == "${{ secrets.CLOUDFLARE_API_TOKEN_READ }}"
+
+
+# The install: locked dependencies, no tokens
+
+
+def locked() -> dict[str, str]:
+    """requirement name -> its whole entry (continuation lines joined)."""
+    entries: dict[str, str] = {}
+    for entry_text in re.split(r"\n(?=[A-Za-z0-9])", LOCK.read_text()):
+        lines = [line for line in entry_text.splitlines() if not line.lstrip().startswith("#")]
+        if lines:
+            name = re.split(r"[=<>!~\[ ;]", lines[0], maxsplit=1)[0]
+            entries[canonical(name)] = " ".join(lines)
+    return entries
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_lock_pins_every_runtime_dependency_and_the_build_backend_by_hash():
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    wanted = [*pyproject["project"]["dependencies"], *pyproject["build-system"]["requires"]]
+    entries = locked()
+    for requirement in wanted:
+        name = canonical(re.split(r"[=<>!~\[ ;]", requirement, maxsplit=1)[0])
+        assert name in entries, f"{name} is not in {LOCK.name}"
+    assert "hatchling" in entries
+    for name, text in entries.items():
+        assert re.match(r"^[\w.-]+==[\w.+!-]+ ", text), f"{name} is not pinned: {text[:80]}"
+        assert re.search(r"--hash=sha256:[0-9a-f]{64}", text), f"{name} has no hash"
+
+
+INSTALL = "Install turnstile-sync from the action's checkout"
+FAKE_PYTHON = """\
+#!{python}
+# Records each call (argv and environment); `-m venv DIR` makes DIR/bin with stand-ins.
+import json, os, sys
+from pathlib import Path
+
+with open({log!r}, "a") as log:
+    log.write(json.dumps({{"argv": sys.argv[1:], "env": dict(os.environ)}}) + "\\n")
+if sys.argv[1:3] == ["-m", "venv"]:
+    bin_dir = Path(sys.argv[3]) / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").write_text(Path(__file__).read_text())
+    (bin_dir / "turnstile-sync").write_text("#!/bin/sh\\necho turnstile-sync, version 0\\n")
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+"""
+
+
+@over_http
+def test_the_install_step_uses_the_lock_and_keeps_the_tokens_from_pip(runner, tmp_path):
+    action = runner(command="validate")
+    log = tmp_path / "python-calls.jsonl"
+    python = tmp_path / "fake-python"
+    python.write_text(FAKE_PYTHON.format(python=sys.executable, log=str(log)))
+    python.chmod(0o755)
+    github_path = tmp_path / "github-path"
+    github_path.write_text("")
+    result = action.run(
+        INSTALL,
+        PYTHON=str(python),
+        GITHUB_PATH=str(github_path),
+        CLOUDFLARE_API_TOKEN="cf-write-token",
+        GH_TOKEN="gh-secrets-token",
+        GITHUB_TOKEN="gh-token",
+        PIP_INDEX_URL="https://mirror.example/simple",
+    )
+    assert result.returncode == 0, result.stderr[-800:]
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [call["argv"][:3] for call in calls] == [
+        ["-m", "venv", str(action.runner_temp / "turnstile-sync-venv")],
+        ["-m", "pip", "install"],
+        ["-m", "pip", "install"],
+    ]
+    dependencies, itself = calls[1]["argv"], calls[2]["argv"]
+    assert {"--require-hashes", "--only-binary=:all:"} <= set(dependencies)
+    assert dependencies[dependencies.index("-r") + 1] == str(LOCK)
+    assert {"--no-index", "--no-deps", "--no-build-isolation"} <= set(itself)
+    assert itself[-1] == str(REPO_ROOT)
+    for call in calls:
+        assert not {"CLOUDFLARE_API_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"} & set(call["env"])
+        assert call["env"]["PIP_INDEX_URL"] == "https://mirror.example/simple"  # pip's own
+    assert github_path.read_text() == f"{action.runner_temp / 'turnstile-sync-venv' / 'bin'}\n"
+
+
+@over_http
+def test_an_artifact_prefix_that_could_forge_an_output_is_refused(runner):
+    action = runner(command="plan")
+    action.inputs["plan-artifact"] = "plan\nexitcode=0"
+    result = action.run("names")
+    assert result.returncode == 1
+    assert "plan-artifact may hold only" in result.stdout
+    assert "exitcode" not in action.outputs["names"]
