@@ -4,8 +4,10 @@ as the remedy for, and a hanging store command never outlives the user's wish to
 
 from __future__ import annotations
 
+import shlex
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.e2e.conftest import live_widgets, seed
@@ -210,3 +212,45 @@ def test_a_run_whose_commands_took_every_secret_does_not_say_they_were_not_saved
     result = target.run(["apply", str(path), "--auto-approve", "--secrets-exec", command])
     assert result.exit_code == 0 and len(deliveries(log)) == 1
     assert "were not saved" not in result.stdout, result.stdout  # fails: NEW_WIDGET_SECRETS_NOTICE
+
+
+def test_a_widget_deleted_during_a_push_is_named_and_the_others_still_delivered(
+    write_spec,
+    target,
+    recorder,  # noqa: F811
+):
+    """A concurrent run (here: the first delivery itself) deletes 'b' after the listing."""
+    command, log = recorder
+    path = write_spec(spec_text(entry("a"), entry("b"), entry("c")))
+    assert target.run(["apply", str(path), "--auto-approve"]).exit_code == 0
+    delete_b = (
+        f"{shlex.quote(sys.executable)} -c "
+        + shlex.quote(
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "c.execute(\"DELETE FROM widgets WHERE name = 'b'\"); c.commit()"
+        )
+        + f" {shlex.quote(str(target.db))}"
+    )
+    push = target.run(["secrets", "push", str(path), "--secrets-exec", f"{command} && {delete_b}"])
+    assert push.exit_code == 1
+    delivered = {r["env"]["TURNSTILE_WIDGET_NAME"] for r in deliveries(log)}
+    assert delivered == {"a", "c"}, push.stderr  # fails: {'a'}: push stopped at 'b's 404
+    assert "'b'" in push.stderr  # fails: "get widget failed: HTTP 404" names no widget
+
+
+def test_the_command_cannot_read_the_token_from_its_parents_environment(write_spec, tmp_path):
+    """Run as a real process (in-process runs never put the token in /proc/self/environ, so
+    the recorder's parent_environ check cannot fail there)."""
+    path = write_spec(spec_text(entry("login")))
+    steal = 'cat >/dev/null; tr "\\0" "\\n" < /proc/$PPID/environ | grep CLOUDFLARE_API_TOKEN'
+    args = ["apply", str(path), "--auto-approve", "--emulator", "--emulator-db"]
+    result = subprocess.run(
+        cli_command(*args, str(tmp_path / "db.sqlite3"), "--secrets-exec", steal),
+        capture_output=True,
+        text=True,
+        env=clean_env(CLOUDFLARE_API_TOKEN="cf-token-must-not-leak", NO_COLOR="1"),
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "cf-token-must-not-leak" not in result.stderr  # fails: read and shown on our stderr
