@@ -315,11 +315,11 @@ async def _push(
             if current is None:
                 undecided = any(repr(widget.name) in problem for problem in matching.problems)
                 why = (
-                    "which live widget it manages is undecided (see above)"
+                    ": which live widget it manages is undecided (see above)"
                     if undecided
-                    else f"it is in {loaded.source} but not in the account (apply creates it)"
+                    else f" is in {loaded.source} but not in the account (apply creates it)"
                 )
-                report.missing.append(f"{widget.name!r}: {why}; its secret was not pushed")
+                report.missing.append(f"{widget.name!r}{why}; its secret was not pushed")
                 continue
             try:
                 detail = await client.get_widget(current.sitekey)
