@@ -1,9 +1,11 @@
 """The only code that changes an account: runs a Plan and records what happened to each action.
 
 Order matters for safety: creates and updates run first, deletes last, and the delete half of a
-replacement runs only once its new widget exists, so a failure never leaves a name with no
-widget. Independent actions still run when one fails, and every action ends in the report as
-done, failed or not attempted, so a user knows exactly where the account stands.
+replacement runs only once its new widget exists and its new secret reached every destination,
+so a failure never leaves a name with no widget, nor servers with no working secret (they hold
+the old widget's secret until the new one is delivered). Independent actions still run when
+one fails, and every action ends in the report as done, failed or not attempted, so a user
+knows exactly where the account stands.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ DEFAULT_PARALLELISM = 8
 DELETES_HELD_BACK = (
     "held back because a create or update failed: a delete may be the other half of a rename, "
     "so none runs until every create and update has succeeded"
+)
+DELETES_HELD_BACK_UNDELIVERED = (
+    "held back because a new secret was not delivered: a delete may be the other half of a "
+    "rename, whose servers still need the old widget"
 )
 
 
@@ -87,10 +93,11 @@ async def apply(
     ``on_secret`` receives every new widget the moment it exists, so its secret reaches the
     sink before anything else can go wrong; if it raises, the action is failed. ``deliver``
     (awaited after ``on_secret``) may instead report destinations the secret did not reach:
-    the action is then done but undelivered, and the run goes on (a replacement's old widget
-    is still deleted: the new secret stays retrievable from the new widget). Once ``stop`` is
-    set, no new action starts; those in flight finish, and the rest are reported as not
-    attempted.
+    the action is then done but undelivered, and the run goes on; but a replacement's old
+    widget is kept (the replacement fails, half done: servers still use the old widget's
+    secret, and the new one is in no store), and every other delete is held back, as after
+    a failure. Once ``stop`` is set, no new action starts; those in flight finish, and the
+    rest are reported as not attempted.
     """
     run = _Run(
         client,
@@ -105,19 +112,28 @@ async def apply(
     await asyncio.gather(
         *(run.create_or_update(i, a) for i, a in indexed if a.kind is not ActionKind.DELETE)
     )
-    held_back = any(result.outcome is Outcome.FAILED for result in run.results.values())
+    failed = any(result.outcome is Outcome.FAILED for result in run.results.values())
+    undelivered = any(run.undelivered.values())
+    held_back = failed or undelivered
+    for index, action in indexed:
+        new = run.created.get(index)
+        if new is not None and run.undelivered.get(index):
+            message = _half_replaced(action, new, _OLD_KEPT, kept=True)
+            result = ActionResult(action, Outcome.FAILED, new, message, run.undelivered[index])
+            run.record(index, result)
     await asyncio.gather(
         *(
             run.delete(i, a)
             for i, a in indexed
             if (a.kind is ActionKind.DELETE and not held_back)
-            or (a.kind is ActionKind.REPLACE and i in run.created)
+            or (a.kind is ActionKind.REPLACE and i in run.created and i not in run.results)
         )
     )
+    reason = DELETES_HELD_BACK if failed else DELETES_HELD_BACK_UNDELIVERED
     for index, action in indexed:
         if index not in run.results:
-            reason = DELETES_HELD_BACK if held_back and action.kind is ActionKind.DELETE else None
-            run.record(index, ActionResult(action, Outcome.NOT_ATTEMPTED, action.sitekey, reason))
+            why = reason if held_back and action.kind is ActionKind.DELETE else None
+            run.record(index, ActionResult(action, Outcome.NOT_ATTEMPTED, action.sitekey, why))
     return ApplyReport(tuple(run.results[index] for index, _ in indexed))
 
 
@@ -223,7 +239,19 @@ def _text(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _half_replaced(action: Action, new: str, cause: str) -> str:
+_OLD_KEPT = (
+    "its new secret did not reach every destination, and servers still use the old widget's "
+    "secret, so the old widget was kept"
+)
+
+
+def _half_replaced(action: Action, new: str, cause: str, *, kept: bool = False) -> str:
+    if kept:
+        return (
+            f"the new widget was created (sitekey {new}) but the old one ({action.sitekey}) was "
+            f"not deleted: {cause}. Deliver the new secret with `turnstile-sync secrets push`, "
+            "then apply again: it deletes the old widget"
+        )
     return (
         f"the new widget was created (sitekey {new}) but the old one ({action.sitekey}) was "
         f"not deleted: {cause}. Two widgets are now named {action.name!r}: pin the new one "

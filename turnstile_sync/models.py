@@ -79,7 +79,29 @@ Domains = Annotated[
     tuple[Hostname, ...],
     AfterValidator(_as_domain_set),
 ]
-WidgetName = Annotated[str, StringConstraints(min_length=1, max_length=254)]
+
+
+def control_characters(name: str) -> list[str]:
+    """The control characters (C0, DEL, C1) in ``name``, escaped, in order of appearance.
+
+    A widget name travels into a --secrets-exec command's environment (TURNSTILE_WIDGET_NAME),
+    which cannot hold a NUL, and into terminals and CI logs, where the others act."""
+    return [repr(c)[1:-1] for c in name if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F]
+
+
+def _no_control_characters(name: str) -> str:
+    found = control_characters(name)
+    if found:
+        raise ValueError(
+            f"a widget name cannot contain control characters ({', '.join(dict.fromkeys(found))})"
+            ": no environment variable can hold a NUL, and the others act on terminals and logs"
+        )
+    return name
+
+
+WidgetName = Annotated[
+    str, StringConstraints(min_length=1, max_length=254), AfterValidator(_no_control_characters)
+]
 Sitekey = Annotated[str, StringConstraints(pattern=r"^0x[0-9A-Za-z_-]{1,30}$")]
 
 

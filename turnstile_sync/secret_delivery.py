@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from turnstile_sync.errors import TurnstileSyncError
 from turnstile_sync.secrets_exec import (
+    CREDENTIAL_VARIABLES,
     DEFAULT_TIMEOUT,
     ExecResult,
     child_environment,
@@ -29,6 +30,10 @@ from turnstile_sync.secrets_sink import SecretsSink
 from turnstile_sync.widget_keys import widget_key
 
 __all__ = ["SecretDelivery", "SecretEvent", "Undelivered", "widget_environment"]
+
+MIN_CREDENTIAL_REDACTED = 8
+"""A credential this long or longer is redacted from commands' output; a shorter one is no
+real token, and redacting it would garble the output (a token 't' in a test)."""
 
 
 class SecretEvent(StrEnum):
@@ -128,10 +133,15 @@ class SecretDelivery:
             env = widget_environment(name, sitekey, self.account_id, event)
             base = os.environ if self._environ is None else self._environ
             child_env = child_environment(base, env)
+            credentials = [
+                value
+                for key in CREDENTIAL_VARIABLES
+                if len(value := base.get(key, "")) >= MIN_CREDENTIAL_REDACTED
+            ]
             for index, command in enumerate(self.commands):
                 label = self.command_label(index)
                 result = await asyncio.to_thread(
-                    run_secret_command, command, secret, child_env, self.timeout
+                    run_secret_command, command, secret, child_env, self.timeout, credentials
                 )
                 if self._show_output is not None:
                     self._show_output(label, name, result)

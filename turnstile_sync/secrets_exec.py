@@ -9,21 +9,37 @@ environment: a store's command has no business with the Cloudflare token.
 
 The command runs in a session of its own, so that at the timeout its whole process group,
 including anything it started in the background that still holds its output, is killed and the
-run goes on. Its output is kept (the last ``OUTPUT_LIMIT`` bytes, stdout and stderr together)
+run goes on. A session of its own also hides the terminal's Ctrl-C from it, so the groups of
+running commands are registered here and killed when the user abandons the run
+(``kill_running_commands``: a second Ctrl-C, SIGTERM, exit); on Linux the command also dies
+with the tool (``PR_SET_PDEATHSIG``), the one way to outlive a SIGKILL of the tool, which
+cannot be caught.
+
+Before the first command starts, the tool makes itself non-dumpable (``PR_SET_DUMPABLE``, Linux)
+so that the command, running as the same user, cannot read the tool's environment, and the
+Cloudflare token in it, from ``/proc/$PPID/environ`` (a root or CAP_SYS_PTRACE command still
+can; its output is redacted of the tool's credential values anyway).
+
+Its output is kept (the last ``OUTPUT_LIMIT`` bytes, stdout and stderr together)
 to be shown to the user, with every occurrence of the secret replaced: a command that echoes
 what it read must not put the secret in a CI log.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import ctypes
+import ctypes.util
 import math
 import os
 import selectors
 import signal
 import subprocess
+import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
@@ -39,6 +55,8 @@ __all__ = [
     "ExecResult",
     "checked_timeout",
     "child_environment",
+    "environment_problem",
+    "kill_running_commands",
     "run_secret_command",
 ]
 
@@ -52,6 +70,82 @@ CREDENTIAL_VARIABLES = ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY", "CLOUDFLAR
 _DRAIN_AFTER_KILL = 1.0
 """Seconds to read what is left once the group is killed; a process that escaped the group
 (``setsid``) and holds the pipe must not hang the run either."""
+
+
+MIN_REDACTED_PREFIX = 10
+"""A run of output this long that is the start of the secret is redacted when the output ends
+with it (a command killed while echoing what it read): as long as a secret's public prefix."""
+_PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+
+_running: set[int] = set()
+"""Process groups of the commands running now (their leaders' pids)."""
+_running_lock = threading.Lock()
+
+
+def kill_running_commands() -> int:
+    """SIGKILL the process group of every command running now; return how many.
+
+    Called when the user abandons the run and at exit: a command in a session of its own
+    does not get the terminal's signals, and nothing it started must outlive the tool."""
+    with _running_lock:
+        groups = list(_running)
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+    return len(groups)
+
+
+atexit.register(kill_running_commands)
+
+
+def _libc_prctl() -> Callable[..., int] | None:
+    """libc's prctl on Linux, looked up once, before any fork; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        function: Callable[..., int] = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+_PRCTL = _libc_prctl()
+
+
+def _not_dumpable() -> None:
+    """Best effort: keep same-user processes (the command) out of our /proc environ."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """A preexec_fn that makes the command get SIGKILL when the thread that started it dies
+    (that thread waits for it, so: when the tool dies). It only calls prctl, getppid and
+    kill, which is what makes a preexec_fn safe in a process with threads."""
+    prctl = _PRCTL
+    if prctl is None:
+        return None
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the tool died before prctl took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
+
+
+def environment_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an environment variable's value (a NUL, or text that is not
+    encodable), in words; None when it can."""
+    if "\0" in value:
+        return "it contains a NUL character, which no environment variable can hold"
+    try:
+        os.fsencode(value)
+    except UnicodeError:
+        return "it contains characters that cannot be encoded for an environment variable"
+    return None
 
 
 def checked_timeout(value: float, origin: str = "--secrets-exec-timeout") -> float:
@@ -72,6 +166,8 @@ class ExecResult:
     output: str
     lingered: bool = False
     """The command exited, but something it started kept its output open past the timeout."""
+    not_started: str | None = None
+    """Why the command could not be started at all."""
 
     @property
     def ok(self) -> bool:
@@ -79,6 +175,8 @@ class ExecResult:
 
     def problem(self, timeout: float) -> str | None:
         """Why the delivery failed, in words; None when it succeeded."""
+        if self.not_started is not None:
+            return f"it could not be started: {self.not_started}"
         if self.lingered:
             return (
                 f"a process it started in the background still held its output after {timeout:g} "
@@ -101,12 +199,22 @@ def child_environment(base: Mapping[str, str], widget: Mapping[str, str]) -> dic
 
 
 def run_secret_command(
-    command: str, secret: SecretStr, env: Mapping[str, str], timeout: float
+    command: str,
+    secret: SecretStr,
+    env: Mapping[str, str],
+    timeout: float,
+    credentials: Iterable[str] = (),
 ) -> ExecResult:
     """Run ``sh -c command`` with ``secret`` on stdin; never raises for what the command does.
 
-    Blocking: callers in an event loop run it in a thread, one at a time."""
+    ``credentials`` (the tool's own, e.g. the Cloudflare token) are redacted from its output
+    like the secret. Blocking: callers in an event loop run it in a thread, one at a time."""
     data = secret.get_secret_value().encode("utf-8")
+    for key, value in env.items():
+        problem = environment_problem(key) or environment_problem(value)
+        if problem is not None:
+            return ExecResult(None, False, "", not_started=f"its variable {key}: {problem}")
+    _not_dumpable()
     try:
         # Running the user's own command is the point; the secret is not in argv.
         process = subprocess.Popen(  # noqa: S603
@@ -117,16 +225,24 @@ def run_secret_command(
             env=dict(env),
             start_new_session=True,
             close_fds=True,
+            preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509 - only prctl, see there
         )
     except OSError as error:
-        return ExecResult(None, False, f"cannot start sh: {error.strerror or error}")
+        return ExecResult(None, False, "", not_started=f"sh: {error.strerror or error}")
+    except (ValueError, UnicodeError):  # the command text itself (a NUL in it)
+        return ExecResult(None, False, "", not_started="the command cannot be passed to sh")
+    with _running_lock:
+        _running.add(process.pid)
     tail = _Tail()
     try:
         timed_out, lingered = _communicate(process, data, timeout, tail)
     finally:
         _kill_group(process)  # only matters if we got here by an exception
         process.wait()
-    text = redact(tail.value(), data, truncated=tail.dropped)
+        with _running_lock:
+            _running.discard(process.pid)
+    hidden = [data] + [c.encode("utf-8", "surrogateescape") for c in credentials if c]
+    text = redact(tail.value(), *hidden, truncated=tail.dropped)
     return ExecResult(None if timed_out else process.returncode, timed_out, text, lingered)
 
 
@@ -239,12 +355,27 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def redact(output: bytes, secret: bytes, *, truncated: bool) -> str:
-    """``output`` with every occurrence of ``secret`` replaced, decoded for display.
+def redact(output: bytes, secret: bytes, *others: bytes, truncated: bool) -> str:
+    """``output`` with every occurrence of ``secret`` (and of each of ``others``) replaced,
+    decoded for display.
 
-    Output cut at the front may begin with the tail of a secret: that many bytes go too."""
-    if secret and truncated:
-        output = output[len(secret) - 1 :]
-    if secret:
-        output = output.replace(secret, REDACTED.encode())
+    Output cut at the front may begin with the tail of a secret: that many bytes go too.
+    Output that ends with the start of the secret (a command killed while echoing it) loses
+    that start, when it is at least MIN_REDACTED_PREFIX long: shorter is no more than the
+    public prefix every secret shares."""
+    longest = max((len(value) for value in (secret, *others)), default=0)
+    if longest and truncated:
+        output = output[longest - 1 :]
+    for value in sorted((secret, *others), key=len, reverse=True):
+        if value:
+            output = output.replace(value, REDACTED.encode())
+            output = _without_trailing_prefix(output, value)
     return output.decode("utf-8", errors="replace")
+
+
+def _without_trailing_prefix(output: bytes, value: bytes) -> bytes:
+    """``output`` with its end redacted if that end is the start of ``value``."""
+    for length in range(min(len(value) - 1, len(output)), MIN_REDACTED_PREFIX - 1, -1):
+        if output.endswith(value[:length]):
+            return output[:-length] + REDACTED.encode()
+    return output

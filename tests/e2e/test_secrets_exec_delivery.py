@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -16,7 +18,8 @@ import pytest
 from tests.conftest import ACCOUNT
 from tests.e2e.conftest import live_widgets, seed
 from tests.e2e.test_safety import entry, spec_text
-from tests.e2e.test_secrets_never_stranded import current_secrets
+from tests.e2e.test_secrets_never_stranded import apply_killed_while_saving, current_secrets
+from tests.processes import clean_env, cli_command
 
 RECORDER = textwrap.dedent(
     '''
@@ -457,3 +460,273 @@ def test_a_rotation_whose_delivery_fails_says_so_and_exits_1(write_spec, target)
     assert current_secrets(target.db)[widget["sitekey"]] != widget["secret"]  # rotated
     assert "was not delivered to --secrets-exec #1: it exited with status 1" in result.stderr
     assert "turnstile-sync secrets push SPEC --secrets-exec COMMAND" in result.stderr
+
+
+def test_a_recovered_secret_that_a_command_failed_to_take_fails_the_run(
+    write_spec, target, tmp_path, monkeypatch
+):
+    path = write_spec(spec_text(entry("login")))
+    sink = tmp_path / "secrets.json"
+    apply_killed_while_saving(target, path, sink, monkeypatch)  # widget exists, secret unsaved
+    args = ["apply", str(path), "--auto-approve", "--secrets-out", str(sink)]
+    rerun = target.run([*args, "--secrets-exec", "exit 3"])
+    assert "was not delivered to --secrets-exec #1" in rerun.stderr
+    assert not (tmp_path / "secrets.json.pending").exists()  # the file has it: no retry there
+    assert rerun.exit_code == 1, rerun.stderr  # ... so the run itself says the command lacks it
+    assert "secrets recovered from an interrupted run were not delivered" in rerun.stderr
+    assert f"secrets push {path} --secrets-exec COMMAND" in rerun.stderr
+
+
+def test_secrets_push_delivers_the_new_half_of_an_interrupted_replacement(
+    write_spec, target, tmp_path, monkeypatch, recorder
+):
+    command, log = recorder
+    old = seed(target.db, name="moving")
+    path = write_spec(spec_text(entry("moving", "region: china")))
+    apply_killed_while_saving(target, path, tmp_path / "secrets.json", monkeypatch)
+    (new,) = [w for w in live_widgets(target.db) if w["sitekey"] != old["sitekey"]]
+    assert target.run(["plan", str(path)]).exit_code == 0  # plan knows which half it manages
+    push = target.run(["secrets", "push", str(path), "--secrets-exec", command])
+    assert [r["stdin"] for r in deliveries(log)] == [current_secrets(target.db)[new["sitekey"]]]
+    assert push.exit_code == 0, push.stderr
+
+
+def test_push_names_widgets_whose_identity_plan_cannot_decide(write_spec, target, recorder):
+    command, log = recorder
+    seed(target.db, name="twin")
+    seed(target.db, name="twin", domains=["other.example"])
+    login = seed(target.db, name="login")
+    path = write_spec(spec_text(entry("twin"), entry("login")))
+    push = target.run(["secrets", "push", str(path), "--secrets-exec", command])
+    assert push.exit_code == 1
+    assert "'twin' matches 2 live widgets" in push.stderr and "pin the one" in push.stderr
+    assert [r["stdin"] for r in deliveries(log)] == [login["secret"]]
+    assert "Pushed the current secrets of 1 of 2 widget(s)" in push.stderr
+
+
+def test_a_replacement_keeps_its_old_widget_while_the_new_secret_reached_nowhere(
+    write_spec, target, recorder
+):
+    command, log = recorder
+    old = seed(target.db, name="checkout", region="world")
+    stray = seed(target.db, name="stray")
+    path = write_spec(spec_text(entry("checkout", "region: china")) + "prune: true\n")
+    result = target.run(["apply", str(path), "--auto-approve", "--secrets-exec", "exit 1"])
+    assert result.exit_code == 1
+    sitekeys = {w["sitekey"] for w in live_widgets(target.db)}
+    # Servers hold only the old secret: deleting the old widget would break them now.
+    assert {old["sitekey"], stray["sitekey"]} <= sitekeys, result.stderr  # prune held back too
+    assert len(sitekeys) == 3
+    assert "the old widget was kept" in result.stdout
+    assert "held back because a new secret was not delivered" in result.stdout
+    assert "secrets push" in result.stderr
+    # The remedy: push the new secret, then apply again; it finishes the replacement.
+    push = target.run(["secrets", "push", str(path), "--secrets-exec", command])
+    assert push.exit_code == 0, push.stderr
+    again = target.run(["apply", str(path), "--auto-approve", "--secrets-exec", command])
+    assert again.exit_code == 0, again.stdout + again.stderr
+    (widget,) = live_widgets(target.db)
+    assert widget["region"] == "china"
+    assert deliveries(log)[0]["stdin"] == widget["secret"]
+
+
+def _children(pid: int) -> list[int]:
+    """Children of every thread: the command is started from a worker thread."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(value) for value in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _wait_for_sleep_child(pid: int) -> int:
+    for _ in range(600):
+        for child in _children(pid):
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if cmdline.startswith((b"sleep 300", b"/bin/sh -c sleep 300")):
+                return child
+        subprocess.run(["sleep", "0.05"], check=True)  # polling for a process, not a sync
+    raise AssertionError("the --secrets-exec command never started")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` dies within a hang guard (it is killed, not waited for)."""
+    for _ in range(200):
+        if not _alive(pid):
+            return True
+        subprocess.run(["sleep", "0.05"], check=True)  # polling for a process, not a sync
+    return False
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM, signal.SIGTERM), (signal.SIGKILL,)],
+    ids=["second-ctrl-c", "sigterm-twice", "sigkill"],
+)
+def test_a_hanging_delivery_command_never_outlives_the_tool(write_spec, tmp_path, signals):
+    """The command runs in a session of its own (so a timeout kills all it started), which
+    hides the terminal's signals from it: the tool kills it when the user abandons the run,
+    and on Linux it dies with the tool even when the tool is SIGKILLed."""
+    path = write_spec(spec_text(entry("login")))
+    args = ["apply", str(path), "--auto-approve", "--emulator", "--emulator-db"]
+    db = str(tmp_path / "db.sqlite3")
+    process = subprocess.Popen(
+        cli_command(*args, db, "--secrets-exec", "sleep 300", "--secrets-exec-timeout", "600"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(NO_COLOR="1"),
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+    )
+    assert process.stderr is not None
+    try:
+        child = _wait_for_sleep_child(process.pid)  # the widget exists, its command runs
+        first, *second = signals
+        process.send_signal(first)
+        if second:
+            for line in process.stderr:
+                if line.startswith("Interrupted: no new action will start"):
+                    break
+            process.send_signal(second[0])
+        _, stderr = process.communicate(timeout=30)  # a hang guard, far below 600 s
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    orphan_gone = _gone(child)
+    if not orphan_gone:
+        subprocess.run(["kill", "-KILL", "--", f"-{child}"], check=False)
+    assert orphan_gone, "the store command outlived turnstile-sync"
+    if second:
+        assert process.returncode == 1
+        assert "Killed 1 running --secrets-exec command(s)" in stderr
+        assert "secrets push" in stderr and "--secrets-exec COMMAND" in stderr
+
+
+NUL_NAMED = (
+    f"account_id: {ACCOUNT}\nwidgets:\n"
+    '  - name: "log\\0in"\n    mode: managed\n    domains: [example.com]\n'
+)
+
+
+def test_a_name_no_environment_can_hold_is_refused_before_anything_changes(write_spec, target):
+    path = write_spec(NUL_NAMED)
+    for command in (["apply", str(path), "--auto-approve"], ["secrets", "push", str(path)]):
+        result = target.run([*command, "--secrets-exec", "cat"])
+        assert result.exit_code == 1
+        assert "cannot contain control characters (\\x00)" in result.stderr, result.stderr
+        assert "Internal error" not in result.stderr
+    assert live_widgets(target.db) == []
+
+
+def test_rotating_a_live_widget_whose_name_no_environment_can_hold_changes_nothing(target):
+    widget = seed(target.db, name="log\0in")  # named so in the dashboard or by the API
+    result = target.run(
+        [
+            "rotate-secret",
+            widget["sitekey"],
+            "--account-id",
+            ACCOUNT,
+            "--auto-approve",
+            "--secrets-exec",
+            "cat >/dev/null",
+        ]
+    )
+    assert result.exit_code == 1
+    assert "Internal error" not in result.stderr, result.stderr
+    assert "contains a NUL character" in result.stderr and "Nothing was changed" in result.stderr
+    assert current_secrets(target.db)[widget["sitekey"]] == widget["secret"]
+
+
+@pytest.mark.parametrize("blank", ["", "  \t"])
+def test_a_blank_secrets_exec_command_is_refused_before_anything_changes(write_spec, target, blank):
+    """`--secrets-exec "$STORE_COMMAND"` with the variable unset: `sh -c ''` exits 0 without
+    reading its input, so every secret would be reported delivered to nowhere."""
+    path = write_spec(spec_text(entry("login")))
+    args = ["apply", str(path), "--auto-approve", "--secrets-exec", "cat", "--secrets-exec"]
+    result = target.run([*args, blank])
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "--secrets-exec #2 is empty" in result.stderr
+    assert live_widgets(target.db) == []
+
+
+def test_a_run_whose_commands_took_every_secret_says_so(write_spec, target, recorder):
+    command, log = recorder
+    path = write_spec(spec_text(entry("login")))
+    result = target.run(["apply", str(path), "--auto-approve", "--secrets-exec", command])
+    assert result.exit_code == 0 and len(deliveries(log)) == 1
+    assert "were not saved" not in result.stdout, result.stdout
+    assert "sent to 1 --secrets-exec command(s)" in result.stdout
+
+
+def test_a_widget_deleted_during_a_push_is_named_and_the_others_still_delivered(
+    write_spec, target, recorder
+):
+    """A concurrent run (here: the first delivery itself) deletes 'b' after the listing."""
+    command, log = recorder
+    path = write_spec(spec_text(entry("a"), entry("b"), entry("c")))
+    assert target.run(["apply", str(path), "--auto-approve"]).exit_code == 0
+    delete_b = (
+        f"{shlex.quote(sys.executable)} -c "
+        + shlex.quote(
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "c.execute(\"DELETE FROM widgets WHERE name = 'b'\"); c.commit()"
+        )
+        + f" {shlex.quote(str(target.db))}"
+    )
+    push = target.run(["secrets", "push", str(path), "--secrets-exec", f"{command} && {delete_b}"])
+    assert push.exit_code == 1
+    delivered = {r["env"]["TURNSTILE_WIDGET_NAME"] for r in deliveries(log)}
+    assert delivered == {"a", "c"}, push.stderr
+    assert "'b' (" in push.stderr and "deleted since it was listed" in push.stderr
+    assert "Pushed the current secrets of 2 of 3 widget(s)" in push.stderr
+
+
+def _can_read_any_process() -> bool:
+    """CAP_SYS_PTRACE (root, in most containers) reads even a non-dumpable process's environ."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) & (1 << 19))
+    return False
+
+
+def test_the_command_cannot_read_or_echo_the_token_from_its_parents_environment(
+    write_spec, tmp_path, recorder
+):
+    """Run as a real process: in-process runs never put the token in /proc/self/environ.
+    The recorder's parent is the tool (sh execs it); the second command prints what it can
+    read of the tool's environment."""
+    command, log = recorder
+    path = write_spec(spec_text(entry("login")))
+    steal = 'cat >/dev/null; tr "\\0" "\\n" < /proc/$PPID/environ | grep CLOUDFLARE_'
+    args = ["apply", str(path), "--auto-approve", "--emulator", "--emulator-db"]
+    db = str(tmp_path / "db.sqlite3")
+    result = subprocess.run(
+        cli_command(*args, db, "--secrets-exec", command, "--secrets-exec", steal),
+        capture_output=True,
+        text=True,
+        env=clean_env(**CREDENTIALS, NO_COLOR="1"),
+        check=False,
+        timeout=60,
+    )
+    for value in ("cf-token-must-not-leak", "cf-key-must-not-leak", "ops@example.com"):
+        assert value not in result.stdout + result.stderr  # redacted even when it was read
+    (record,) = deliveries(log)
+    if not _can_read_any_process():  # the tool is not dumpable: its environ is closed
+        assert "cf-token-must-not-leak" not in record["parent_environ"]
+        assert "was not delivered to --secrets-exec #2" in result.stderr  # grep found nothing
+    else:  # root reads it anyway, and the output is redacted (checked above)
+        assert "CLOUDFLARE_API_TOKEN=[secret redacted]" in result.stderr

@@ -98,12 +98,12 @@ def test_github_appends_lower_cased_pairs_and_keeps_earlier_outputs(
 
 def test_github_without_GITHUB_OUTPUT_is_an_error_naming_it(write_spec, local):
     seed(local.db, name="login")
-    for value in (None, ""):
+    for value, state in ((None, "is not set"), ("", "is set but empty")):
         result = output(
             local, write_spec(spec_text(entry("login"))), "github", env={"GITHUB_OUTPUT": value}
         )
         assert result.exit_code == 1
-        assert "$GITHUB_OUTPUT" in result.stderr and "GITHUB_OUTPUT is not set" in result.stderr
+        assert "$GITHUB_OUTPUT" in result.stderr and f"GITHUB_OUTPUT {state}" in result.stderr
         assert result.stdout == ""
         assert "Traceback" not in result.stderr
 

@@ -118,6 +118,26 @@ def test_name_length(name):
     assert "at least 1 character" in problem or "at most 254 characters" in problem
 
 
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [("log\\0in", "\\x00"), ("a\\tb", "\\t"), ("a\\x7fb", "\\x7f"), ("a\\x85b", "\\x85")],
+    ids=["nul", "tab", "del", "c1"],
+)
+def test_names_with_control_characters_are_refused(written, shown):
+    """No environment variable can hold a NUL (TURNSTILE_WIDGET_NAME of --secrets-exec);
+    the other controls act on terminals and CI logs."""
+    problem = only_problem(
+        f'widgets:\n  - name: "{written}"\n    mode: managed\n    domains: [a.com]\n'
+    )
+    assert problem.startswith("spec.yaml:2:5: widgets[0] (")
+    assert f").name: a widget name cannot contain control characters ({shown})" in problem
+
+
+def test_names_with_format_characters_are_accepted():
+    spec = load_spec_text('widgets:\n  - name: "caf\\u00e9 \\u202e"\n').spec
+    assert spec.widgets[0].name == "caf\u00e9 \u202e"
+
+
 def test_longest_name_is_accepted():
     spec = load_spec_text(f"widgets:\n  - name: {'x' * 254}\n").spec
     assert len(spec.widgets[0].name) == 254

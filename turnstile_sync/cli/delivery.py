@@ -7,8 +7,10 @@ never echoed: messages name it by position (``--secrets-exec #1``) and remedies 
 
 from __future__ import annotations
 
+import contextlib
 import shlex
-from collections.abc import Callable, Iterable
+import signal
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -17,6 +19,7 @@ from turnstile_sync.cli.base import _shown, warn
 from turnstile_sync.quoting import printable
 
 if TYPE_CHECKING:
+    import asyncio
     from pathlib import Path
 
     from pydantic import SecretStr
@@ -54,6 +57,26 @@ def _timeout(ctx: click.Context, param: click.Parameter, value: float) -> float:
         ) from None
 
 
+def _commands(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A blank command (``--secrets-exec "$STORE_COMMAND"`` with the variable unset) is
+    refused before anything changes: ``sh -c ''`` exits 0 without reading its input, so every
+    secret would be reported delivered to nowhere."""
+    from turnstile_sync.secret_delivery import SecretDelivery
+
+    label = SecretDelivery.command_label
+    blank = [label(i) for i, command in enumerate(value) if not command.strip()]
+    if blank:
+        raise click.BadParameter(
+            f"{', '.join(blank)} is empty: a blank command would take no secret and still "
+            "succeed (is the variable holding it unset?). Nothing was changed.",
+            ctx,
+            param,
+        )
+    return value
+
+
 def secrets_exec_options(function: _F) -> _F:
     function = click.option(
         "--secrets-exec-timeout",
@@ -69,6 +92,7 @@ def secrets_exec_options(function: _F) -> _F:
         "secrets_exec",
         metavar="COMMAND",
         multiple=True,
+        callback=_commands,
         help=SECRETS_EXEC_HELP,
     )(function)
 
@@ -162,3 +186,31 @@ def undelivered_remedy(
 def warn_undelivered(name: str, sitekey: str, failures: Iterable[Undelivered]) -> None:
     for failure in failures:
         warn(f"the secret of {name!r} ({sitekey}) was not delivered to {failure}")
+
+
+def abandon(message: str) -> None:
+    """Kill every running --secrets-exec command's process group, say so, and stop the run
+    (KeyboardInterrupt, raised from an event-loop signal handler, ends ``asyncio.run`` and
+    ``main`` reports it: exit 1). Without the kill, ``asyncio.run`` would wait for the
+    thread running the command, up to its timeout."""
+    from turnstile_sync.secrets_exec import kill_running_commands
+
+    killed = kill_running_commands()
+    if killed:
+        click.echo(f"\nKilled {killed} running --secrets-exec command(s). {message}", err=True)
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def abandoned_on_signals(loop: asyncio.AbstractEventLoop, message: str) -> Iterator[None]:
+    """While delivering outside apply (rotate-secret, secrets push): Ctrl-C and SIGTERM
+    stop at once, killing the running command (its own session hides the terminal's
+    signals from it). ``message`` says how to make the stores whole."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for number in signals:
+        loop.add_signal_handler(number, abandon, message)
+    try:
+        yield
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)

@@ -77,7 +77,9 @@ class PlanView:
                     click.echo(line, err=True)
             github.append_step_summary(plan, refusal)
 
-    def report(self, plan: Plan, report: ApplyReport | None, secrets_path: str | None) -> None:
+    def report(
+        self, plan: Plan, report: ApplyReport | None, secrets_path: str | None, *, commands: int = 0
+    ) -> None:
         if self.output_format == "json":
             from turnstile_sync.render import json_format as json_render
 
@@ -92,4 +94,5 @@ class PlanView:
 
         console = make_console()
         console.print()
-        render_report(report, console, secrets_path=Path(secrets_path) if secrets_path else None)
+        path = Path(secrets_path) if secrets_path else None
+        render_report(report, console, secrets_path=path, commands=commands)

@@ -30,6 +30,8 @@ from turnstile_sync.cli.base import (
     warn,
 )
 from turnstile_sync.cli.delivery import (
+    abandon,
+    abandoned_on_signals,
     make_delivery,
     push_command,
     secrets_exec_options,
@@ -296,6 +298,11 @@ class _Delivering:
     target: Target
     account_id: str | None
     failures: list[Undelivered] = dataclasses.field(default_factory=list)
+    recovered_undelivered: list[tuple[str, str, Undelivered]] = dataclasses.field(
+        default_factory=list
+    )
+    """(name, sitekey, where) of secrets recovered from the journal that a destination did
+    not take: the run fails (exit 1) with the `secrets push` remedy, whatever else it did."""
 
     @property
     def sink(self) -> SecretsSink | None:
@@ -315,6 +322,13 @@ class _Delivering:
             secrets_out=self.sink.path if self.sink is not None else None,
             commands=bool(self.delivery.commands),
             account_id=self.account_id,
+        )
+
+    def abandoned(self) -> str:
+        """What to do after the running commands were killed (a second Ctrl-C, SIGTERM)."""
+        return (
+            "The secrets they were delivering may not have arrived; once the run has stopped, "
+            f"`{self.push_command()}` re-delivers every secret."
         )
 
     def remedy(self) -> str:
@@ -477,9 +491,11 @@ async def _recover(
     async def store(name: str, sitekey: str, secret: SecretStr) -> bool:
         failures = await run.deliver(name, sitekey, secret, SecretEvent.PUSH)
         warn_undelivered(name, sitekey, failures)
+        run.recovered_undelivered += [(name, sitekey, failure) for failure in failures]
         return not any(failure.to_file for failure in failures)
 
-    recovery = await recover(client, sink, target.identity, store, live)
+    with abandoned_on_signals(asyncio.get_running_loop(), run.abandoned()):
+        recovery = await recover(client, sink, target.identity, store, live)
     if recovery.recovered:
         listing = ", ".join(f"{name!r} ({sitekey})" for name, sitekey in recovery.recovered)
         click.echo(
@@ -515,7 +531,8 @@ async def _apply(
     Before the first create, the sink's journal durably records every widget about to be
     created, so that a run killed before their secrets are saved is completed by the next one.
     Commands (--secrets-exec) have no journal: see ``_interrupted_remedy``.
-    The first Ctrl-C stops new actions and lets in-flight ones finish."""
+    The first Ctrl-C (or SIGTERM) stops new actions and lets in-flight ones finish; a second
+    one kills the running --secrets-exec commands and stops (``abandon``)."""
     from turnstile_sync.actions import ActionKind
     from turnstile_sync.applier import apply
     from turnstile_sync.errors import TurnstileSyncError
@@ -531,7 +548,8 @@ async def _apply(
 
     def interrupted() -> None:
         stop.set()
-        loop.remove_signal_handler(signal.SIGINT)
+        for number in signals:  # the second one abandons
+            loop.add_signal_handler(number, abandon, run.abandoned())
         click.echo(
             "\nInterrupted: no new action will start; waiting for the ones in flight "
             "(Ctrl-C again to abandon them)." + _interrupted_remedy(run),
@@ -544,7 +562,9 @@ async def _apply(
         return tuple(str(failure) for failure in failures)
 
     progress = ApplyProgress(len(plan.actions), make_console(stderr=True))
-    loop.add_signal_handler(signal.SIGINT, interrupted)
+    signals = (signal.SIGINT, signal.SIGTERM)  # SIGTERM (a CI cancel) is a Ctrl-C too
+    for number in signals:
+        loop.add_signal_handler(number, interrupted)
     try:
         report = await apply(
             plan,
@@ -556,7 +576,8 @@ async def _apply(
             stop=stop,
         )
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for number in signals:
+            loop.remove_signal_handler(number)
         progress.close()
     try:
         live = await client.list_widgets()
@@ -589,7 +610,7 @@ def _interrupted_remedy(run: _Delivering) -> str:
 def _finish(plan: Plan, report: ApplyReport | None, run: _Delivering, view: PlanView) -> int:
     sink = run.sink
     written = str(sink.path) if sink is not None and sink.written else None
-    view.report(plan, report, written)
+    view.report(plan, report, written, commands=len(run.delivery.commands))
     if report is not None and report.verification and view.output_format == "json":
         from turnstile_sync.verify import CONCURRENT_APPLY_REMEDY
 
@@ -610,4 +631,15 @@ def _finish(plan: Plan, report: ApplyReport | None, run: _Delivering, view: Plan
             + run.remedy(),
             err=True,
         )
+    if run.recovered_undelivered:
+        listing = "\n".join(
+            f"  - {name!r} ({sitekey}): {failure}"
+            for name, sitekey, failure in run.recovered_undelivered
+        )
+        click.echo(
+            "Error: secrets recovered from an interrupted run were not delivered:\n"
+            f"{listing}\n" + run.remedy(),
+            err=True,
+        )
+        return EXIT_ERROR
     return EXIT_OK if report is None or report.ok else EXIT_ERROR

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,9 @@ from turnstile_sync.cli.base import (
     warn,
 )
 from turnstile_sync.cli.delivery import (
+    abandoned_on_signals,
     make_delivery,
+    push_command,
     secrets_exec_options,
     undelivered_remedy,
     warn_undelivered,
@@ -101,6 +104,7 @@ def rotate_secret(
     """Issue a new secret for the widget NAME (a name or a sitekey)."""
     from turnstile_sync.errors import ConfigError
     from turnstile_sync.secret_delivery import SecretEvent
+    from turnstile_sync.secrets_exec import environment_problem
     from turnstile_sync.secrets_sink import SecretsSink
     from turnstile_sync.widget_keys import widget_key
 
@@ -115,6 +119,12 @@ def rotate_secret(
             f"--secrets-exec: the widget name {widget.name!r} has no letters or digits A-Z/0-9, "
             "so it has no identifier for TURNSTILE_WIDGET_KEY; rename it first. Nothing was "
             "changed."
+        )
+    unfit = environment_problem(widget.name) if secrets_exec else None
+    if unfit is not None:
+        raise ConfigError(
+            f"--secrets-exec: the widget name {widget.name!r} cannot be passed to a command in "
+            f"TURNSTILE_WIDGET_NAME: {unfit}. Rename it first. Nothing was changed."
         )
     delivery = make_delivery(account, sink, secrets_exec, secrets_exec_timeout)
     click.echo(
@@ -131,7 +141,20 @@ def rotate_secret(
         click.echo("Rotation cancelled. Nothing was changed.", err=True)
         raise click.exceptions.Exit(1)
 
+    push = push_command(
+        spec_path or "SPEC",
+        target,
+        secrets_out=secrets_out,
+        commands=bool(secrets_exec),
+        account_id=account,
+    )
+    remedy = f"The secret may be rotated and not delivered everywhere: `{push}` re-delivers it."
+
     async def rotate() -> tuple[Undelivered, ...]:
+        with abandoned_on_signals(asyncio.get_running_loop(), remedy):
+            return await rotate_and_deliver()
+
+    async def rotate_and_deliver() -> tuple[Undelivered, ...]:
         async with open_client(account, target) as client:
             rotated = await client.rotate_secret(
                 widget.sitekey, invalidate_immediately=invalidate_immediately
@@ -233,56 +256,84 @@ def secrets_push(
         click.get_current_context().call_on_close(sink.close)
     target = connection.target
     delivery = make_delivery(account, sink, secrets_exec, secrets_exec_timeout)
-    outcome = asyncio.run(_push(loaded, account, target, delivery))
-    pushed, missing, failures = outcome
-    click.echo(
-        f"Pushed the current secrets of {pushed} of {len(loaded.spec.widgets)} widget(s) in "
-        f"{loaded.source} to every destination.",
-        err=True,
-    )
-    for problem in missing:
+    report = _PushReport()
+    remedy = "Secrets were being pushed: run the same `secrets push` again once it has stopped."
+
+    async def push() -> None:
+        with abandoned_on_signals(asyncio.get_running_loop(), remedy):
+            await _push(loaded, account, target, delivery, report)
+
+    try:
+        asyncio.run(push())
+    finally:  # said even when the run stops early (an error, an interruption)
+        click.echo(
+            f"Pushed the current secrets of {report.pushed} of {len(loaded.spec.widgets)} "
+            f"widget(s) in {loaded.source} to every destination.",
+            err=True,
+        )
+    for problem in report.missing:
         click.echo(f"Error: {problem}", err=True)
-    if failures:
-        remedy = undelivered_remedy(failures, spec_path, target, connection.account_id, secrets_out)
+    if report.failures:
+        remedy = undelivered_remedy(
+            report.failures, spec_path, target, connection.account_id, secrets_out
+        )
         click.echo(f"Error: some secrets were not delivered. {remedy}", err=True)
-    return EXIT_ERROR if missing or failures else EXIT_OK
+    return EXIT_ERROR if report.missing or report.failures else EXIT_OK
+
+
+@dataclass
+class _PushReport:
+    """What a push did so far: kept outside the event loop, so an interrupted or failed
+    push still says how far it got."""
+
+    pushed: int = 0
+    missing: list[str] = field(default_factory=list)
+    failures: list[Undelivered] = field(default_factory=list)
 
 
 async def _push(
-    loaded: LoadedSpec, account: str, target: Target, delivery: SecretDelivery
-) -> tuple[int, list[str], list[Undelivered]]:
-    """Fetch and deliver each managed widget's secret, one at a time; a widget that is
-    missing or ambiguous is named, and the others are still delivered."""
+    loaded: LoadedSpec,
+    account: str,
+    target: Target,
+    delivery: SecretDelivery,
+    report: _PushReport,
+) -> None:
+    """Fetch and deliver each managed widget's secret, one at a time. Widgets are matched
+    to the spec as ``plan`` matches them (pins, names, the halves of an interrupted
+    replacement); a widget that is missing, undecided, or deleted since the listing is
+    named, and the others are still delivered."""
+    from turnstile_sync.errors import ApiError
+    from turnstile_sync.planner import match_live
     from turnstile_sync.secret_delivery import SecretEvent
 
-    pushed = 0
-    missing: list[str] = []
-    failures: list[Undelivered] = []
     async with open_client(account, target) as client:
         live = await client.list_widgets()
-        for widget in loaded.spec.widgets:
-            if widget.sitekey is not None:
-                matches = [w for w in live if w.sitekey == widget.sitekey]
-            else:
-                matches = [w for w in live if w.name == widget.name]
-            if not matches:
-                missing.append(
-                    f"{widget.name!r} is in {loaded.source} but not in the account (apply "
-                    "creates it); its secret was not pushed"
+        matching = match_live(loaded.spec, live)
+        report.missing += matching.problems
+        for index, widget in enumerate(loaded.spec.widgets):
+            current = matching.matches.get(index)
+            if current is None:
+                undecided = any(repr(widget.name) in problem for problem in matching.problems)
+                why = (
+                    ": which live widget it manages is undecided (see above)"
+                    if undecided
+                    else f" is in {loaded.source} but not in the account (apply creates it)"
+                )
+                report.missing.append(f"{widget.name!r}{why}; its secret was not pushed")
+                continue
+            try:
+                detail = await client.get_widget(current.sitekey)
+            except ApiError as error:
+                if error.status != 404:
+                    raise
+                report.missing.append(
+                    f"{widget.name!r} ({current.sitekey}) was deleted since it was listed; "
+                    "its secret was not pushed"
                 )
                 continue
-            if len(matches) > 1:
-                sitekeys = ", ".join(sorted(w.sitekey for w in matches))
-                missing.append(
-                    f"{len(matches)} widgets are named {widget.name!r} ({sitekeys}); pin the "
-                    "one the spec manages with 'sitekey:'; its secret was not pushed"
-                )
-                continue
-            detail = await client.get_widget(matches[0].sitekey)
             undelivered = await delivery.deliver(
                 widget.name, detail.sitekey, detail.secret, SecretEvent.PUSH
             )
             warn_undelivered(widget.name, detail.sitekey, undelivered)
-            failures += undelivered
-            pushed += 0 if undelivered else 1
-    return pushed, missing, failures
+            report.failures += undelivered
+            report.pushed += 0 if undelivered else 1

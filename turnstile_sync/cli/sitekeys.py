@@ -114,11 +114,12 @@ def key_lines(pairs: Sequence[tuple[str, str]], *, lower: bool) -> str:
 def _github_output_path() -> Path:
     from turnstile_sync.errors import ConfigError
 
-    value = os.environ.get(GITHUB_OUTPUT, "")
+    value = os.environ.get(GITHUB_OUTPUT)
     if not value:
+        state = "is not set" if value is None else "is set but empty"
         raise ConfigError(
             f"--format github appends to the file named by ${GITHUB_OUTPUT}, and "
-            f"{GITHUB_OUTPUT} is not set (GitHub Actions sets it in every step; elsewhere "
+            f"{GITHUB_OUTPUT} {state} (GitHub Actions sets it in every step; elsewhere "
             "use --format dotenv or json)"
         )
     return Path(value)

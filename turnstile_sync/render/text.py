@@ -211,8 +211,10 @@ class ApplyProgress:
 
 
 def render_report(
-    report: ApplyReport, console: Console, *, secrets_path: Path | None = None
+    report: ApplyReport, console: Console, *, secrets_path: Path | None = None, commands: int = 0
 ) -> None:
+    """``commands``: how many --secrets-exec commands the new secrets were sent to (those
+    that did not take one are reported as errors, after this)."""
     for result in report.results:
         console.print(_result_line(result))
     done = report.count(Outcome.DONE)
@@ -254,5 +256,7 @@ def render_report(
     )
     if created and secrets_path is not None:
         console.print(f"Secrets of new widgets were written to {secrets_path} (mode 0600).")
-    elif created:
+    if created and commands:
+        console.print(f"Secrets of new widgets were sent to {commands} --secrets-exec command(s).")
+    if created and secrets_path is None and not commands:
         console.print(NEW_WIDGET_SECRETS_NOTICE)
