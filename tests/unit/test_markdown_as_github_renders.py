@@ -182,7 +182,7 @@ def updates(count: int) -> Plan:
 
 
 def test_a_small_plan_shows_every_diff_unfolded():
-    lines_per_widget = 6  # blank, name, blank, fence, two changed lines, fence: counted as 6
+    lines_per_widget = 6  # name, blank, fence, two changed lines, fence
     count = markdown.FOLD_LINES // lines_per_widget
     text = markdown.render(updates(count))
     assert "<details>" not in text
