@@ -81,10 +81,11 @@ def test_plan_markdown_for_pull_requests(write_spec, target):
     result = target.run(["plan", drift_spec(write_spec, prune=True), "--format", "markdown"])
     out = result.stdout
     assert out.startswith(
-        "### turnstile-sync plan: Plan: 1 to create, 1 to update, 1 to replace, 1 to delete."
+        "### turnstile-sync plan: 1 to create, 1 to update, 1 to replace, 1 to delete\n"
     )
     assert out.index("[!WARNING]") < out.index("#### Create")
-    assert "<details><summary>Field changes</summary>" in out
+    assert "```diff\n  domains:\n+   example.com\n-   old.example.com\n```" in out
+    assert "<details>" not in out  # a small plan is not folded
 
 
 def test_github_actions_annotations_and_step_summary(write_spec, target, tmp_path):

@@ -52,7 +52,7 @@ def test_a_plan_over_max_deletes_is_refused_in_every_format(write_spec, target, 
     markdown = target.run(["plan", str(path), "--format", "markdown"])
     assert markdown.exit_code == 1
     out = markdown.stdout
-    assert out.startswith("### turnstile-sync plan: REFUSED. Plan: 0 to create")
+    assert out.startswith("### turnstile-sync plan: REFUSED. 0 to create")
     assert out.index("> [!CAUTION]") < out.index("[!WARNING]") < out.index("#### Delete")
     assert "**max_deletes**: 3 destructive actions (3 delete, 0 replace) &gt; max_deletes 2" in out
     assert "Remedy: review the plan, then raise max_deletes in the spec or re-run with --force" in (

@@ -40,12 +40,13 @@ def test_a_hostile_name_cannot_forge_lines_in_the_refusal():
     error = refusal(desired, [live("keep", "0x4AAAAAAAKEEP"), live(HOSTILE, "0x4AAAAAAAX")])
     text = markdown.render(error.plan, refusal=error.reasons)
     (first, *rest) = text.splitlines()
-    assert first == "### turnstile-sync plan: REFUSED. Plan: 0 to create, 0 to update, " + (
-        "0 to replace, 1 to delete."
+    assert first == "### turnstile-sync plan: REFUSED. 0 to create, 0 to update, " + (
+        "0 to replace, 1 to delete"
     )
     assert not any(line.startswith("### ") for line in rest)
-    assert "> - **protected**: delete of protected 'x'" in text
+    assert "> - **protected**: delete of protected 'x\\`\\\\n###" in text  # shown as it is
     assert "0 to create &lt;b&gt;" in text  # outside code spans, HTML is escaped
+    assert "\\`" in text  # and a backtick is backslash-escaped, shown as it is
     stream = io.StringIO()
     render_plan(error.plan, Console(file=stream, color_system=None), error.reasons)
     assert "\n###" not in stream.getvalue()

@@ -71,10 +71,17 @@ def test_markdown_plan_golden():
     check_golden("plan.md", markdown.render(every_kind()))
 
 
-def test_markdown_escapes_user_text_in_tables():
+def test_markdown_shows_names_exactly_in_code_spans():
     text = markdown.render(every_kind())
-    assert "`pipes \\| and 'ticks' <b>`" in text
-    assert "<b>" not in text.replace("`pipes \\| and 'ticks' <b>`", "")
+    assert "**``pipes | and `ticks` <b>``**" in text  # backticks kept, not rewritten
+    assert "<b>" not in text.replace("``pipes | and `ticks` <b>``", "")
+
+
+def test_markdown_title_says_plan_once():
+    (first, *_) = markdown.render(every_kind()).splitlines()
+    assert first == "### turnstile-sync plan: 1 to create, 2 to update, 1 to replace, 1 to delete"
+    unchanged = markdown.render(Plan(ACCOUNT))
+    assert unchanged.startswith("### turnstile-sync plan: no changes, the account matches")
 
 
 def big_plan(count: int) -> Plan:
@@ -93,14 +100,15 @@ def big_plan(count: int) -> Plan:
 def test_a_5000_action_plan_fits_a_github_comment():
     text = markdown.render(big_plan(5000))
     assert len(text) <= markdown.GITHUB_COMMENT_LIMIT
-    summary = "Plan: 1250 to create, 1250 to update, 1250 to replace, 1250 to delete."
+    summary = "1250 to create, 1250 to update, 1250 to replace, 1250 to delete\n"
     assert text.startswith(f"### turnstile-sync plan: {summary}")
     assert "> [!WARNING]\n> This plan deletes or replaces 2500 widget(s)." in text
     assert "> - **delete** `widget number 0`" in text  # destructive first
     note = text[text.index("> [!NOTE]") :]
-    shown = text.count("| `widget number")
+    shown = text.count("**`widget number")
     left_out = int(note.split("> ")[2].split(" more action(s)")[0])
-    assert left_out > 0 and shown + left_out >= 5000 - 2500  # tables hold every action once
+    assert left_out > 0 and shown + left_out == 5000  # the sections hold every action once
+    assert text.count("<details>") == text.count("</details>")
     for kind in ("create", "update"):
         assert f"{kind}" in note
 

@@ -1,15 +1,24 @@
 """The plan as a pull-request comment.
 
-Reviewers see the summary first, then what removes a sitekey (deletes and replacements, with
-a warning), then a table per kind of action with the field changes folded away. GitHub caps a
-comment at 65,536 characters; a larger plan keeps the summary and as much as fits, destructive
-actions first, and says exactly how much was left out.
+Reviewers see one title with the counts, then what removes a sitekey (deletes and
+replacements, with a warning), then each kind of action with every widget's changes inline as
+a fenced ``diff`` block (GitHub colours ``+`` and ``-`` lines, as in Terraform PR comments).
+Only a large plan folds its sections into ``<details>``. GitHub caps a comment at 65,536
+characters; a larger plan keeps the title and as much as fits, destructive actions first, and
+says exactly how much was left out.
+
+Names and values come from spec authors, dashboard users and the API, so nothing they contain
+may act as markdown: names are shown in code spans (literal, backticks included), values only
+inside fenced blocks whose fence is longer than any backtick run in them, and free text is
+backslash-escaped with @mentions put in code spans.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from turnstile_sync.actions import Action, ActionKind, FieldChange, Plan
 from turnstile_sync.errors import Refusal
@@ -26,45 +35,111 @@ _TITLES = {
 }
 _ORDER = (ActionKind.REPLACE, ActionKind.DELETE, ActionKind.CREATE, ActionKind.UPDATE)
 REFUSAL_WIDGETS_SHOWN = 10
-"""Widgets named per refusal in the callout; the plan's tables below list every one."""
+"""Widgets named per refusal in the callout; the sections below list every one."""
+FOLD_LINES = 150
+"""Lines of widget changes above which every section is folded into ``<details>``: about
+three screens of a pull-request page, roughly 25 widgets with a few changed fields each. Below
+it a reviewer reads the whole diff without a click; above it the title, the counts and the
+warning naming every delete and replacement stay visible, and each section opens on demand."""
+
+_INLINE_PUNCTUATION = re.compile(r"([\\`*\[\]~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+_LINKING = re.compile(r"@|://|www\.|#\d", re.IGNORECASE)
+"""What GitHub turns into a mention, a link or an issue reference in plain text."""
+_BACKTICKS = re.compile(r"`+")
 
 
-def escape(text: str) -> str:
-    """Safe inside a table cell: no pipes, backticks or HTML; line breaks, control and bidi
-    characters escaped as visible text (``\\x1b``, ``\\u202e``), as in every renderer."""
+def _escape_word(word: str) -> str:
+    if _LINKING.search(word):
+        return _code(word)
     return (
-        printable(text)
-        .replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("`", "'")
+        _INLINE_PUNCTUATION.sub(r"\\\1", word)
+        .replace("&", "&amp;")
         .replace("<", "&lt;")
         .replace(">", "&gt;")
     )
 
 
+def escape(text: str) -> str:
+    """Free text (a reason, a refusal's headline) as literal markdown: line breaks, control and
+    bidi characters escaped as visible text (``\\x1b``, ``\\u202e``), as in every renderer;
+    inline markdown punctuation backslash-escaped and HTML as entities; a word GitHub would
+    turn into a mention, a link or an issue reference (``@name``, ``https://``, ``www.``,
+    ``#12``) goes in a code span, where GitHub links nothing. Free text never starts a line,
+    so line-start syntax (headings, lists) cannot arise."""
+    return " ".join(_escape_word(word) for word in printable(text).split(" "))
+
+
 def _code(text: str) -> str:
-    """Inline code is literal (no HTML), so only what breaks a table or the span is changed,
-    and control and bidi characters, which act even inside code, are escaped as text."""
-    safe = printable(text).replace("|", "\\|").replace("`", "'")
-    return f"`{safe}`"
+    """A code span showing ``text`` exactly, backticks included: the delimiter is one backtick
+    longer than the longest run inside (CommonMark), padded with a space where the content
+    starts or ends with a backtick or with a space. Code spans render nothing (no HTML, links
+    or mentions); only control and bidi characters, which act even there, are escaped."""
+    safe = printable(text)
+    longest = max((len(run) for run in _BACKTICKS.findall(safe)), default=0)
+    fence = "`" * (longest + 1)
+    if (
+        safe.startswith("`")
+        or safe.endswith("`")
+        or (safe.startswith(" ") and safe.endswith(" ") and safe.strip(" "))
+    ):
+        safe = f" {safe} "
+    return f"{fence}{safe}{fence}"
 
 
-def _value(change: FieldChange, side: str) -> str:
-    value = change.before if side == "before" else change.after
-    if value is None:
-        return "-"
-    return _code(format_value(value))
+def _diff_block(lines: Sequence[str]) -> str:
+    """A fenced ``diff`` block. Every line starts with ``+``, ``-`` or a space, so none can be
+    a closing fence; the fence is also longer than any backtick run in the lines."""
+    longest = max((len(run) for line in lines for run in _BACKTICKS.findall(line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return "\n".join([f"{fence}diff", *lines, fence])
 
 
-def _changed(action: Action) -> str:
-    return (
-        ", ".join(
-            change.field
-            for change in action.changes
-            if change.field != "name" or action.kind is not ActionKind.CREATE
-        )
-        or "-"
-    )
+def _value(value: object) -> str:
+    return printable(format_value(value))
+
+
+def _change_lines(change: FieldChange, kind: ActionKind) -> list[str]:
+    """One field as diff lines; a domain set item by item, as the text plan shows it."""
+    if change.field == "domains":
+        before = set(change.before or ()) if kind is not ActionKind.CREATE else set()
+        after = set(change.after or ())
+        marks = {
+            item: "+" if item not in before else "-" if item not in after else " "
+            for item in before | after
+        }
+        head = "+ domains:" if kind is ActionKind.CREATE else "  domains:"
+        return [head] + [f"{marks[item]}   {printable(str(item))}" for item in sorted(marks)]
+    if kind is ActionKind.CREATE:
+        return [f"+ {change.field}: {_value(change.after)}"]
+    return [
+        f"- {change.field}: {_value(change.before)}",
+        f"+ {change.field}: {_value(change.after)}",
+    ]
+
+
+def _widget(action: Action) -> str:
+    """One widget: its name and sitekey, then its changes as a diff (a delete is one line)."""
+    sitekey = _code(action.sitekey) if action.sitekey else "new widget"
+    if action.kind is ActionKind.DELETE:
+        return f"- **{_code(action.name)}** ({sitekey}): {escape(action.reason)}"
+    head = f"**{_code(action.name)}** ({sitekey})"
+    if action.kind is ActionKind.REPLACE and action.reason:
+        head += f": {escape(action.reason)}"
+    lines = [
+        line
+        for change in action.changes
+        if not (action.kind is ActionKind.CREATE and change.field == "name")
+        for line in _change_lines(change, action.kind)
+    ]
+    if not lines:
+        return head
+    return f"{head}\n\n{_diff_block(lines)}"
+
+
+@dataclass(frozen=True)
+class _Section:
+    kind: ActionKind
+    widgets: tuple[str, ...]
 
 
 class _Budget:
@@ -87,6 +162,24 @@ class _Budget:
         return True
 
 
+def _heading(plan: Plan, *, name: str, refused: bool) -> str:
+    """One heading: the counts, without the text plan's "Plan:" prefix (the heading already
+    says it is a plan); a refused plan says REFUSED first."""
+    if not plan.actions:
+        counts = "no changes, the account matches the spec"
+    else:
+        counts = ", ".join(
+            f"{plan.count(kind)} to {kind.value}"
+            for kind in (
+                ActionKind.CREATE,
+                ActionKind.UPDATE,
+                ActionKind.REPLACE,
+                ActionKind.DELETE,
+            )
+        )
+    return f"### {name}: REFUSED. {counts}" if refused else f"### {name}: {counts}"
+
+
 def render(
     plan: Plan,
     *,
@@ -97,11 +190,9 @@ def render(
     """A refused plan leads with the refusal (rule, numbers, remedy), so a reviewer reading
     the comment cannot take it for a plan that will be applied."""
     budget = _Budget(limit)
+    budget.add(_heading(plan, name=title, refused=bool(refusal)))
     if refusal:
-        budget.add(f"### {title}: REFUSED. {plan.summary()}")
         _refusal(budget, refusal)
-    else:
-        budget.add(f"### {title}: {plan.summary()}")
     budget.add(
         f"<sub>account {_code(plan.account_id)} · {len(plan.unchanged)} unchanged · "
         f"{len(plan.unmanaged)} unmanaged · {len(plan.ignored)} ignored</sub>\n"
@@ -109,16 +200,20 @@ def render(
     destructive = [a for a in plan.actions if a.is_destructive]
     if destructive:
         _warning(budget, destructive)
-    for kind in _ORDER:
-        actions = [a for a in plan.actions if a.kind is kind]
-        if actions:
-            _section(budget, kind, actions)
+    sections = [
+        _Section(kind, tuple(_widget(a) for a in plan.actions if a.kind is kind))
+        for kind in _ORDER
+        if plan.count(kind)
+    ]
+    fold = sum(widget.count("\n") + 1 for s in sections for widget in s.widgets) > FOLD_LINES
+    for section in sections:
+        _section(budget, section, fold=fold)
     unmanaged_left_out = _unmanaged(budget, plan)
     return "\n".join(budget.parts) + _footer(budget.left_out, unmanaged_left_out)
 
 
 def _unmanaged(budget: _Budget, plan: Plan) -> int:
-    """The unmanaged list, folded; returns how many did not fit."""
+    """The unmanaged list, folded (they are not changes); returns how many did not fit."""
     if not plan.unmanaged:
         return 0
     opening = (
@@ -179,50 +274,27 @@ def _warning(budget: _Budget, destructive: list[Action]) -> None:
     budget.add("")
 
 
-def _section(budget: _Budget, kind: ActionKind, actions: list[Action]) -> None:
-    header = (
-        f"\n#### {_TITLES[kind]} ({len(actions)})\n\n| widget | sitekey | fields |\n|---|---|---|"
-    )
-    if not budget.fits(header + "\n" + _row(actions[0])):
-        budget.left_out[kind] += len(actions)
+def _section(budget: _Budget, section: _Section, *, fold: bool) -> None:
+    """A heading, then each widget whole (a diff block is never cut); folded if asked."""
+    count = len(section.widgets)
+    header = f"\n#### {_TITLES[section.kind]} ({count})"
+    if fold:
+        header += f"\n\n<details><summary>Show the {count} widget(s)</summary>"
+    closing = "\n</details>" if fold else ""
+    if not budget.fits(header + "\n" + section.widgets[0] + closing):
+        budget.left_out[section.kind] += count
         return
     budget.add(header)
-    shown: list[Action] = []
-    for action in actions:
-        if not budget.add(_row(action)):
+    shown = 0
+    for widget in section.widgets:
+        tight = section.kind is ActionKind.DELETE and shown  # one list, not a loose one
+        chunk = widget if tight else "\n" + widget
+        if not budget.fits(chunk + closing) or not budget.add(chunk):
             break
-        shown.append(action)
-    budget.left_out[kind] += len(actions) - len(shown)
-    _details(budget, kind, shown)
-
-
-def _row(action: Action) -> str:
-    sitekey = _code(action.sitekey) if action.sitekey else "new"
-    return f"| {_code(action.name)} | {sitekey} | {escape(_changed(action))} |"
-
-
-def _details(budget: _Budget, kind: ActionKind, actions: Iterable[Action]) -> None:
-    rows = []
-    for action in actions:
-        for change in action.changes:
-            if kind is ActionKind.CREATE and change.field == "name":
-                continue
-            live, spec = _value(change, "before"), _value(change, "after")
-            rows.append(f"| {_code(action.name)} | {change.field} | {live} | {spec} |")
-    if not rows:
-        return
-    opening = (
-        "\n<details><summary>Field changes</summary>\n\n"
-        "| widget | field | live | spec |\n|---|---|---|---|"
-    )
-    if not budget.fits(opening + "\n" + rows[0] + "\n</details>"):
-        return
-    budget.add(opening)
-    for row in rows:
-        if not budget.fits(row + "\n\n</details>"):
-            break
-        budget.add(row)
-    budget.add("\n</details>")
+        shown += 1
+    if closing:
+        budget.add(closing)
+    budget.left_out[section.kind] += count - shown
 
 
 def _footer(left_out: Counter[ActionKind], unmanaged: int) -> str:
