@@ -76,8 +76,10 @@ def displayable(plan_file: Path, plan: Plan) -> Plan:
     return replace(
         plan,
         actions=actions,
-        unmanaged=tuple(replace(w, sitekey=printable(w.sitekey)) for w in plan.unmanaged),
-        ignored=tuple(replace(w, sitekey=printable(w.sitekey)) for w in plan.ignored),
+        unmanaged=tuple(
+            w.model_copy(update={"sitekey": printable(w.sitekey)}) for w in plan.unmanaged
+        ),
+        ignored=tuple(w.model_copy(update={"sitekey": printable(w.sitekey)}) for w in plan.ignored),
     )
 
 
