@@ -156,6 +156,9 @@ class _Document(BaseModel):
     actions: list[_Action]
     unmanaged: list[_WidgetRef]
     ignored: list[_WidgetRef]
+    unchanged: list[str] = []
+    """Names of the managed widgets already as the spec says: only for `show`, which renders
+    the plan as `plan` did (a file from before it was recorded shows 0 unchanged)."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,7 @@ def dump(
         ],
         unmanaged=[_WidgetRef(name=w.name, sitekey=w.sitekey) for w in plan.unmanaged],
         ignored=[_WidgetRef(name=w.name, sitekey=w.sitekey) for w in plan.ignored],
+        unchanged=list(plan.unchanged),
     )
     return document.model_dump(mode="json")
 
@@ -291,6 +295,7 @@ def load(path: str | Path) -> ReviewedPlan:
         actions=actions,
         unmanaged=tuple(_ref_widget(ref) for ref in document.unmanaged),
         ignored=tuple(_ref_widget(ref) for ref in document.ignored),
+        unchanged=tuple(document.unchanged),
     )
     return ReviewedPlan(
         plan=plan,
@@ -371,10 +376,12 @@ RECEIPT_IGNORES = (
     "root['spec']['path']",
     "root['unmanaged']",
     "root['ignored']",
+    "root['unchanged']",
 )
 """What may differ between a reviewed file and the re-derived plan: when and by which version
 it was made, the path the spec was read from (its SHA-256 is compared), and the live widgets
-the plan leaves alone, which may come and go without changing what is applied."""
+the plan leaves alone, which may come and go without changing what is applied (a managed
+widget that stopped being unchanged has an action, which is compared)."""
 
 MAX_DIFFERENCES = 12
 """How many differences a refusal lists; the rest are counted."""

@@ -15,9 +15,13 @@ from turnstile_sync.cli import (  # noqa: F401 - registers commands
     export,
     reconcile,
     secrets,
+    show,
     sitekeys,
 )
 from turnstile_sync.cli.base import EXIT_ERROR, EXIT_OK, cli
+from turnstile_sync.cli.environment import PREFIX, name_variables
+
+name_variables(cli)  # once every command is registered: TURNSTILE_SYNC_<COMMAND>_<OPTION>
 
 __all__ = ["cli", "main"]
 
@@ -28,7 +32,13 @@ def main(argv: list[str] | None = None) -> None:
     from turnstile_sync.urls import redact_urls
 
     try:
-        code = cli.main(args=argv, prog_name="turnstile-sync", standalone_mode=False)
+        # prog_name also names the completion variable, _TURNSTILE_SYNC_COMPLETE.
+        code = cli.main(
+            args=argv,
+            prog_name="turnstile-sync",
+            standalone_mode=False,
+            auto_envvar_prefix=PREFIX,
+        )
     except SpecError as error:
         from turnstile_sync.render import github
 

@@ -41,33 +41,80 @@ EXIT_CHANGES = 2
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="turnstile-sync")
-@click.option(
-    "-v",
-    "--verbose",
-    is_flag=True,
-    help="Log every API request (method, path, status, duration) to stderr; never credentials.",
+VERBOSE_HELP = (
+    "Log every API request (method, path, status, duration) to stderr; never credentials."
 )
-@click.option(
-    "--no-color",
-    is_flag=True,
-    help="Never colour the output (colour is used only on a terminal, and never with NO_COLOR).",
+NO_COLOR_HELP = (
+    "Never colour the output (colour is used only on a terminal, and never with NO_COLOR)."
 )
-def cli(verbose: bool, no_color: bool) -> None:
-    """Manage Cloudflare Turnstile widgets as code: validate, plan and apply a YAML spec."""
+
+
+def configure_output(*, verbose: bool, no_color: bool, reset: bool = False) -> None:
+    """What -v/--verbose and --no-color do, wherever on the command line they were given.
+
+    The group calls it first with ``reset`` (installing the handler, quiet by default); each
+    command then calls it with its own copies of the options, which can only turn things on,
+    so ``turnstile-sync -v plan`` and ``turnstile-sync plan -v`` mean the same."""
     import logging
     import os
 
     if no_color:
         os.environ["NO_COLOR"] = "1"  # the convention rich (and every renderer) honours
-
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     logger = logging.getLogger("turnstile_sync")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
-    logger.propagate = False
+    if reset:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    if verbose:
+        logger.setLevel(logging.INFO)
+
+
+def _output_options() -> list[click.Parameter]:
+    """-v/--verbose and --no-color for one command (new objects: each gets its own variable)."""
+    return [
+        click.Option(["-v", "--verbose"], is_flag=True, help=VERBOSE_HELP),
+        click.Option(["--no-color"], is_flag=True, help=NO_COLOR_HELP),
+    ]
+
+
+class Command(click.Command):
+    """Every command: it also accepts the global -v/--verbose and --no-color after its name,
+    and says on stderr which safety-relevant options came from the environment."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_output_options())
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from turnstile_sync.cli.environment import announce
+
+        verbose = bool(ctx.params.pop("verbose", False))
+        no_color = bool(ctx.params.pop("no_color", False))
+        configure_output(verbose=verbose, no_color=no_color)
+        announce(ctx, warn)
+        return super().invoke(ctx)
+
+
+class Group(click.Group):
+    """Every group: its commands are ``Command`` and its subgroups ``Group``."""
+
+    command_class = Command
+    group_class = type
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="turnstile-sync")
+@click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP)
+@click.option("--no-color", is_flag=True, help=NO_COLOR_HELP)
+def cli(verbose: bool, no_color: bool) -> None:
+    """Manage Cloudflare Turnstile widgets as code: validate, plan and apply a YAML spec.
+
+    -v/--verbose and --no-color may also be given after the command (plan -v). Every option
+    can be set from an environment variable, TURNSTILE_SYNC_<COMMAND>_<OPTION> (see a
+    command's --help), except --force, --account-id and --secrets-exec."""
+    configure_output(verbose=verbose, no_color=no_color, reset=True)
 
 
 MAX_RETRY_TIME_LIMIT = 86_400.0
@@ -237,11 +284,24 @@ def describe_target(account_id: str, target: Target, live: int) -> str:
     return f"account {account_id} on {target.describe()} has {live} widget(s)."
 
 
-def confirmed(question: str, *, refusing_to: str) -> bool:
-    """Ask for a literal 'yes' on the terminal; without one, refuse rather than guess."""
+CI_REMEDY = "add --auto-approve (after reviewing what it will do)"
+
+
+def confirmed(question: str, *, refusing_to: str, ci_remedy: str = CI_REMEDY) -> bool:
+    """Ask for a literal 'yes' on the terminal; without one, refuse rather than guess.
+
+    In CI (``CI`` set, as every CI service does) there is never anyone to ask, so the refusal
+    says exactly what to add to the command line instead."""
+    import os
+
     from turnstile_sync.errors import ConfigError
 
     if not sys.stdin.isatty():
+        if os.environ.get("CI"):
+            raise ConfigError(
+                f"refusing to {refusing_to}: there is no terminal to ask for confirmation on, "
+                f"and CI is set: {ci_remedy}."
+            )
         raise ConfigError(
             f"refusing to {refusing_to}: there is no terminal to ask for confirmation on. "
             "Review what will happen, then pass --auto-approve (as CI pipelines do)."

@@ -157,7 +157,7 @@ ACCOUNT_HELP = "Cloudflare account id; overrides the spec's account_id and CLOUD
 @click.option(
     "--fail-on-unmanaged",
     is_flag=True,
-    help="With --detailed-exitcode, also exit 2 when live widgets are not in the spec.",
+    help="Also exit 2 when live widgets are not in the spec (implies --detailed-exitcode).",
 )
 @format_option(*FORMATS)
 def plan_command(
@@ -197,7 +197,9 @@ def plan_command(
             err=True,
         )
     drifted = plan.has_changes or (fail_on_unmanaged and bool(plan.unmanaged))
-    return EXIT_CHANGES if detailed_exitcode and drifted else EXIT_OK
+    # --fail-on-unmanaged promises a failing exit code, which only --detailed-exitcode gives:
+    # alone, it used to be silently ignored, so it implies it.
+    return EXIT_CHANGES if (detailed_exitcode or fail_on_unmanaged) and drifted else EXIT_OK
 
 
 @cli.command("apply")
@@ -281,7 +283,9 @@ def apply_command(
                 return plan, None
             _warn_if_secrets_unsaved(plan, delivery)
             if not auto_approve:
-                if not confirmed("Apply these changes?", refusing_to="apply"):
+                if not confirmed(
+                    "Apply these changes?", refusing_to="apply", ci_remedy=CI_APPLY_REMEDY
+                ):
                     raise click.exceptions.Exit(_cancelled())
                 await _still_as_reviewed(client, plan)
             return plan, await _apply(client, plan, run_, parallelism, target)
@@ -336,6 +340,9 @@ class _Delivering:
         return undelivered_remedy(
             self.failures, self.spec_path, self.target, self.account_id, secrets_out
         )
+
+
+CI_APPLY_REMEDY = "add --auto-approve, or apply a reviewed plan with --plan FILE (see `plan --out`)"
 
 
 def _cancelled() -> int:
