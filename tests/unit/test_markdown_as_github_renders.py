@@ -89,8 +89,19 @@ HOSTILE_NAMES = [
 ]
 
 
+def can_be_in_a_spec(name: str) -> bool:
+    """The spec refuses control characters in names; live widgets (whose names the API
+    returns) may still carry them, so those names are tested where live names appear."""
+    return not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name)
+
+
 def hostile_plan(name: str) -> Plan:
     """The name in every place a name appears: create, update, replace, delete, unmanaged."""
+    if not can_be_in_a_spec(name):
+        current = [live(f"unmanaged {name}", "0x4AAAAAAAHOSTILE00000003")]
+        made = plan(spec(managed("other")), current)
+        gone = Action(ActionKind.DELETE, f"gone {name}", "0x4AAAAAAAHOSTILE00000004", reason=name)
+        return Plan(made.account_id, (gone,), unmanaged=made.unmanaged)
     desired = spec(
         managed(f"new {name}"),
         managed(name, mode="invisible"),
@@ -130,10 +141,12 @@ def assert_inert(text: str, *, diff_blocks: int) -> list[Token]:
 @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=repr)
 def test_a_hostile_name_adds_no_markup_and_cannot_leave_its_code(name):
     text = markdown.render(hostile_plan(name))
-    tokens = assert_inert(text, diff_blocks=3)  # create, update, replace
+    in_spec = can_be_in_a_spec(name)
+    tokens = assert_inert(text, diff_blocks=3 if in_spec else 0)  # create, update, replace
     spans = [t.content for t in tokens if t.type == "code_inline"]
     shown = printable(name)
-    for expected in (shown, f"new {shown}", f"r {shown}", f"gone {shown}", f"unmanaged {shown}"):
+    places = ("", "new ", "r ", "gone ", "unmanaged ") if in_spec else ("gone ", "unmanaged ")
+    for expected in (f"{place}{shown}" for place in places):
         assert expected in spans or expected.strip(" ") in spans, expected
 
 
