@@ -133,6 +133,11 @@ class Connection:
     target: Target
 
 
+WRITING_COMMANDS = frozenset({"apply", "rotate-secret"})
+"""The commands that change widgets, so need 'Turnstile Sites Write'; every other command
+that reaches an account (plan, export, output, get-secret, secrets push) only reads."""
+
+
 def connection_options(*, account_help: str) -> Callable[[Callable[..., Any]], click.Command]:
     """Adds --account-id, --emulator, --emulator-db, --max-retry-time and --rate-limit, and
     hands the command one ``connection`` argument instead of five."""
@@ -156,6 +161,7 @@ def connection_options(*, account_help: str) -> Callable[[Callable[..., Any]], c
                 emulator_db=emulator_db,
                 retry=RetryPolicy(max_retry_time=max_retry_time),
                 rate_limit=rate_limit,
+                writes=click.get_current_context().info_name in WRITING_COMMANDS,
             )
             return function(*args, connection=Connection(account_id, target), **kwargs)
 
