@@ -191,11 +191,26 @@ def plan_command(
             flags += ["--emulator", "--emulator-db", shlex.quote(str(target.emulator_db))]
         click.echo(
             f"Plan written to {plan_out}. Apply exactly it (with the spec it was made from, "
-            f"unchanged) with: turnstile-sync apply {' '.join(flags)}",
+            f"unchanged) with: turnstile-sync apply {' '.join(flags)}" + _destination_hint(plan),
             err=True,
         )
     drifted = plan.has_changes or (fail_on_unmanaged and bool(plan.unmanaged))
     return EXIT_CHANGES if detailed_exitcode and drifted else EXIT_OK
+
+
+def _destination_hint(plan: Plan) -> str:
+    """A plan that creates widgets makes secrets that are shown once: the apply command it
+    suggests must say where they go, or copying it would strand them."""
+    from turnstile_sync.actions import ActionKind
+
+    new = plan.count(ActionKind.CREATE) + plan.count(ActionKind.REPLACE)
+    if not new:
+        return ""
+    return (
+        f" --secrets-out FILE (the plan makes {new} new widget(s) whose secrets are shown "
+        "only once: save them to FILE, mode 0600, or hand each to a command with "
+        "--secrets-exec COMMAND instead)"
+    )
 
 
 @cli.command("apply")
