@@ -363,8 +363,15 @@ def credentials_hint(variables: str, writes: bool) -> str:
 
 def no_route_hint(called: str, base_url: str) -> str:
     """A 404 "No route": the base URL's path is wrong, not the widget."""
+    if (
+        base_url == DEFAULT_BASE_URL
+    ):  # Cloudflare's own 7003: "perhaps your object identifier is invalid"
+        return (
+            f"The API has no route for {called}: the base URL is Cloudflare's, so check the "
+            "account id in it (--account-id, the spec's account_id or CLOUDFLARE_ACCOUNT_ID)."
+        )
     return (
-        f"The API has no route {called}: the base URL {base_url} looks wrong; Cloudflare's "
+        f"The API has no route for {called}: the base URL {base_url} looks wrong; Cloudflare's "
         f"has the form {DEFAULT_BASE_URL} (check CLOUDFLARE_BASE_URL)."
     )
 

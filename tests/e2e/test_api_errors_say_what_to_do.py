@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import respx
 from pydantic import SecretStr
 
 from tests.conftest import ACCOUNT, run_cli
@@ -82,7 +84,7 @@ def test_a_wrong_base_path_shows_the_url_called_and_the_expected_form(write_spec
     assert result.exit_code == 1
     assert "HTTP 404: No route for that URI" in result.stderr
     called = f"{wrong}/accounts/{ACCOUNT}/challenges/widgets"
-    assert f"The API has no route {called}: the base URL {wrong} looks wrong" in result.stderr
+    assert f"The API has no route for {called}: the base URL {wrong} looks wrong" in result.stderr
     assert f"has the form {DEFAULT_BASE_URL}" in result.stderr
 
 
@@ -118,7 +120,29 @@ async def test_the_in_process_emulator_has_no_route_for_a_wrong_base_path(tmp_pa
         with pytest.raises(ApiError) as caught:
             await api.list_widgets()
     assert caught.value.status == 404
-    assert f"The API has no route {wrong}/accounts/{ACCOUNT}/challenges/widgets" in str(
+    assert f"The API has no route for {wrong}/accounts/{ACCOUNT}/challenges/widgets" in str(
         caught.value
     )
     assert DEFAULT_BASE_URL in caught.value.hint
+
+
+@pytest.mark.anyio
+@respx.mock
+async def test_no_route_on_cloudflares_own_address_points_at_the_account_id():
+    """Cloudflare answers 7003 "Could not route ... perhaps your object identifier is invalid"
+    for an account id it does not know: the base URL is right then, the id is not."""
+    called = f"{DEFAULT_BASE_URL}/accounts/{ACCOUNT}/challenges/widgets"
+    failure = {
+        "success": False,
+        "errors": [{"code": 7003, "message": "Could not route to /accounts/..."}],
+        "messages": [],
+        "result": None,
+    }
+    respx.get(called).mock(return_value=httpx.Response(404, json=failure))
+    api = TurnstileClient(ACCOUNT, Credentials(token=SecretStr("t")))
+    async with api:
+        with pytest.raises(ApiError) as caught:
+            await api.list_widgets()
+    assert f"no route for {called}: the base URL is Cloudflare's, so check the account id" in (
+        caught.value.hint
+    )
