@@ -29,13 +29,12 @@ from turnstile_sync.errors import (
 from turnstile_sync.models import LiveWidget, WidgetBody, WidgetDetail
 from turnstile_sync.ratelimit import CLOUDFLARE_RATE_LIMIT, RateLimit, RequestBudget
 from turnstile_sync.retry import RetryPolicy, Timing
-from turnstile_sync.urls import checked_base_url, public_url
+from turnstile_sync.urls import DEFAULT_BASE_URL, checked_base_url, public_url
 
 __all__ = ["DEFAULT_BASE_URL", "LIST_PAGE_SIZE", "Credentials", "TurnstileClient"]
 
 _Widget = TypeVar("_Widget", bound=LiveWidget)
 
-DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 LIST_PAGE_SIZE = 1000
 """Cloudflare's maximum page size: one list request per thousand widgets."""
 LIST_ATTEMPTS = 3
@@ -59,7 +58,12 @@ class TurnstileClient:
         rate_limit: RateLimit | None = CLOUDFLARE_RATE_LIMIT,
         parallelism: int = DEFAULT_PARALLELISM,
         timing: Timing | None = None,
+        base_url_origin: str = "",
+        writes: bool = False,
     ) -> None:
+        """``base_url_origin``: where ``base_url`` came from (e.g. "CLOUDFLARE_BASE_URL"),
+        named when it cannot be reached; ``writes``: whether the caller means to change
+        widgets, so a refused token is told the permission it needs."""
         self.account_id = account_id
         self._base_url = checked_base_url(base_url, "base_url")
         timing = timing or Timing()
@@ -91,6 +95,8 @@ class TurnstileClient:
             timing=timing,
             budget=budget,
             parallelism=parallelism,
+            base_url_origin=base_url_origin,
+            writes=writes,
         )
 
     def __repr__(self) -> str:

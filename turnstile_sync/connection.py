@@ -38,6 +38,10 @@ class Target:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rate_limit: RateLimit | None = CLOUDFLARE_RATE_LIMIT
     parallelism: int = DEFAULT_PARALLELISM
+    base_url_origin: str = ""
+    """``CLOUDFLARE_BASE_URL`` when the address came from it; empty for the default."""
+    writes: bool = False
+    """Whether the command changes widgets: the permission a refused token is told it needs."""
 
     @classmethod
     def choose(
@@ -48,9 +52,11 @@ class Target:
         retry: RetryPolicy | None = None,
         rate_limit: RateLimit | None = CLOUDFLARE_RATE_LIMIT,
         environ: Mapping[str, str] | None = None,
+        writes: bool = False,
     ) -> Target:
         env = os.environ if environ is None else environ
-        base_url = env.get(BASE_URL_VARIABLE, "").strip() or DEFAULT_BASE_URL
+        from_variable = env.get(BASE_URL_VARIABLE, "").strip()
+        base_url = from_variable or DEFAULT_BASE_URL
         if not emulator:
             base_url = checked_base_url(base_url)
         return cls(
@@ -59,6 +65,8 @@ class Target:
             base_url=base_url.rstrip("/"),
             retry=retry or RetryPolicy(),
             rate_limit=rate_limit,
+            base_url_origin=BASE_URL_VARIABLE if from_variable else "",
+            writes=writes,
         )
 
     @property
@@ -136,4 +144,6 @@ def open_client(
         retry=target.retry,
         rate_limit=target.rate_limit,
         parallelism=target.parallelism,
+        base_url_origin=target.base_url_origin,
+        writes=target.writes,
     )

@@ -144,12 +144,18 @@ class ApiError(TurnstileSyncError):
     can search Cloudflare's docs for them.
     """
 
-    def __init__(self, operation: str, status: int, errors: list[ApiMessage]) -> None:
+    def __init__(
+        self, operation: str, status: int, errors: list[ApiMessage], *, hint: str = ""
+    ) -> None:
         self.operation = operation
         self.status = status
         self.errors = errors
+        self.hint = hint
+        """The next step, when the status makes it plain (refused credentials, wrong URL)."""
         details = "; ".join(f"{e.message} (code {e.code})" for e in errors) or "no error details"
-        super().__init__(f"{operation} failed: HTTP {status}: {details}")
+        super().__init__(
+            f"{operation} failed: HTTP {status}: {details}" + (f". {hint}" if hint else "")
+        )
 
 
 class ApiUnreachableError(TurnstileSyncError):

@@ -20,6 +20,7 @@ from turnstile_sync.errors import ConfigError
 from turnstile_sync.quoting import quoted
 
 BASE_URL_VARIABLE = "CLOUDFLARE_BASE_URL"
+DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 MAX_URL_LENGTH = 2_048
 """Longer than any real API address; keeps every message that names the URL short."""
 _EXAMPLE = "for example https://api.cloudflare.com/client/v4"

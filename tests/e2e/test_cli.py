@@ -186,7 +186,7 @@ def test_unreachable_api_is_one_clear_error(write_spec):
     result = run_cli(["plan", str(write_spec(SPEC)), "--max-retry-time", "0.3"], env=env)
     assert result.exit_code == 1
     assert f"cannot reach {base_url}" in result.stderr
-    assert "gave up after" in result.stderr and "--max-retry-time" in result.stderr
+    assert f"The API address {base_url} comes from CLOUDFLARE_BASE_URL" in result.stderr
     assert token not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
 

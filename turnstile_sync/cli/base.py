@@ -180,6 +180,11 @@ class Connection:
     target: Target
 
 
+WRITING_COMMANDS = frozenset({"apply", "rotate-secret"})
+"""The commands that change widgets, so need 'Turnstile Sites Write'; every other command
+that reaches an account (plan, export, output, get-secret, secrets push) only reads."""
+
+
 def connection_options(*, account_help: str) -> Callable[[Callable[..., Any]], click.Command]:
     """Adds --account-id, --emulator, --emulator-db, --max-retry-time and --rate-limit, and
     hands the command one ``connection`` argument instead of five."""
@@ -203,6 +208,7 @@ def connection_options(*, account_help: str) -> Callable[[Callable[..., Any]], c
                 emulator_db=emulator_db,
                 retry=RetryPolicy(max_retry_time=max_retry_time),
                 rate_limit=rate_limit,
+                writes=click.get_current_context().info_name in WRITING_COMMANDS,
             )
             return function(*args, connection=Connection(account_id, target), **kwargs)
 
@@ -254,10 +260,35 @@ def force_option(function: _F) -> _F:
     )(function)
 
 
+STANDARD_STREAMS = frozenset({"-", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2"})
+"""Names that mean the terminal or a pipeline's log rather than a file."""
+
+
+def secrets_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """--secrets-out: a file, never standard output. ``-`` is the usual spelling of stdout,
+    which ends up in terminals and CI logs; refused while the command line is parsed, so
+    before anything is asked or changed (without this, a file named ``-`` was written)."""
+    if value is not None and str(value) in STANDARD_STREAMS:
+        stream = "standard error" if str(value).endswith(("stderr", "/2")) else "standard output"
+        exec_too = any(option.name == "secrets_exec" for option in ctx.command.params)
+        raise click.BadParameter(
+            f"{_shown(str(value))} is {stream}, and secrets are never written there (it ends "
+            "up in terminals and CI logs): give a file, e.g. --secrets-out secrets.json "
+            "(written mode 0600; keep it out of git)"
+            + (
+                ", or hand each secret to a command with --secrets-exec COMMAND" if exec_too else ""
+            ),
+            ctx,
+            param,
+        )
+    return value
+
+
 def secrets_out_option(*, required: bool = False) -> Callable[[_F], _F]:
     return click.option(
         "--secrets-out",
         type=click.Path(dir_okay=False, path_type=Path),
+        callback=secrets_file,
         required=required,
         help="Write new secrets to this JSON file (mode 0600, merged with what it holds): "
         "name -> sitekey and secret. Secrets are never printed.",

@@ -22,15 +22,23 @@ FORMATS = ("text", "json", "markdown")
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+_FORMAT_HELP = {
+    "text": "text for people",
+    "json": "json for programs (docs/json-format.md)",
+    "markdown": "markdown for a pull request comment",
+}
+
+
 def format_option(*choices: str) -> Callable[[_F], _F]:
+    """--format with this command's choices; the help names only those, so a command that
+    refuses markdown does not advertise it."""
     return click.option(
         "--format",
         "output_format",
         type=click.Choice(choices),
         default="text",
         show_default=True,
-        help="text for people, json for programs (docs/json-format.md), markdown for a pull "
-        "request comment.",
+        help=", ".join(_FORMAT_HELP.get(choice, choice) for choice in choices) + ".",
     )
 
 

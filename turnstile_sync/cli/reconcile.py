@@ -193,13 +193,28 @@ def plan_command(
             flags += ["--emulator", "--emulator-db", shlex.quote(str(target.emulator_db))]
         click.echo(
             f"Plan written to {plan_out}. Apply exactly it (with the spec it was made from, "
-            f"unchanged) with: turnstile-sync apply {' '.join(flags)}",
+            f"unchanged) with: turnstile-sync apply {' '.join(flags)}" + _destination_hint(plan),
             err=True,
         )
     drifted = plan.has_changes or (fail_on_unmanaged and bool(plan.unmanaged))
     # --fail-on-unmanaged promises a failing exit code, which only --detailed-exitcode gives:
     # alone, it used to be silently ignored, so it implies it.
     return EXIT_CHANGES if (detailed_exitcode or fail_on_unmanaged) and drifted else EXIT_OK
+
+
+def _destination_hint(plan: Plan) -> str:
+    """A plan that creates widgets makes secrets that are shown once: the apply command it
+    suggests must say where they go, or copying it would strand them."""
+    from turnstile_sync.actions import ActionKind
+
+    new = plan.count(ActionKind.CREATE) + plan.count(ActionKind.REPLACE)
+    if not new:
+        return ""
+    return (
+        f" --secrets-out FILE (the plan makes {new} new widget(s) whose secrets are shown "
+        "only once: save them to FILE, mode 0600, or hand each to a command with "
+        "--secrets-exec COMMAND instead)"
+    )
 
 
 @cli.command("apply")
@@ -368,19 +383,44 @@ def _load_reviewed(plan_file: Path, target: Target, spec: str) -> tuple[Reviewed
     recorded = reviewed.spec_path
     click.echo(f"Re-deriving the plan from the spec {spec}.", err=True)
     if planfile.spec_digest(spec) != reviewed.spec_sha256:
-        if spec == recorded:
-            raise PlanFileError(
-                f"{spec} changed since {plan_file} was made from it; plan again and review"
-            )
-        raise PlanFileError(
-            f"{plan_file} was made from the spec {excerpt(recorded, 200)}, and {spec} is not "
-            "that spec as it was (their SHA-256 differ); apply with the spec the plan was made "
-            "from, or plan again and review"
-        )
+        raise PlanFileError(_other_spec_message(plan_file, spec, recorded))
     loaded = load_spec(spec)
     if loaded.sha256 != reviewed.spec_sha256:  # changed between the check and the read
         raise PlanFileError(f"{spec} changed while it was being read; apply again")
     return reviewed, loaded
+
+
+def _other_spec_message(plan_file: Path, spec: str, recorded: str) -> str:
+    """SPEC's digest differs from the plan's: either SPEC is the file the plan was made from
+    and it was edited since, or it is another file (often the default widgets.yaml, when the
+    plan was made from change.yaml): say which, and the command that applies the plan."""
+    if _same_file(spec, recorded):
+        return (
+            f"{spec} changed since {plan_file} was made from it; nothing was changed: plan "
+            "again and review"
+        )
+    shown = excerpt(recorded, 200)
+    command = (
+        f" (`turnstile-sync apply {shlex.quote(recorded)} --plan {shlex.quote(str(plan_file))}`)"
+        if shown == recorded
+        else ""
+    )
+    return (
+        f"{plan_file} was made from the spec {shown}, and {spec} is not that spec as it was "
+        f"(the SPEC given, default widgets.yaml; their SHA-256 differ). Nothing was changed: "
+        f"apply the plan with the spec it was made from{command}, or make a new plan from "
+        f"{spec} and review it"
+    )
+
+
+def _same_file(spec: str, recorded: str) -> bool:
+    """Whether two spellings name one file (``widgets.yaml`` and ``./widgets.yaml``)."""
+    if spec == recorded:
+        return True
+    try:
+        return Path(spec).resolve() == Path(recorded).resolve()
+    except (OSError, ValueError):  # a recorded path with a NUL byte, or a loop
+        return False
 
 
 def _check_account(plan_file: Path, reviewed: ReviewedPlan, account: str) -> None:

@@ -12,6 +12,8 @@ import os
 import stat
 from pathlib import Path
 
+from turnstile_sync.tool_directory import ignore_in_git
+
 log = logging.getLogger("turnstile_sync.emulator")
 
 FILE_MODE = 0o600
@@ -40,6 +42,7 @@ def _make_directories(directory: Path) -> None:
         directory = directory.parent
     for created in reversed(missing):
         created.mkdir(mode=DIRECTORY_MODE, exist_ok=True)
+        ignore_in_git(created)
 
 
 def _tighten(path: Path) -> None:
