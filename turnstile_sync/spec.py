@@ -684,7 +684,9 @@ def _duplicate_name_problems(data: dict[str, Any], positions: _Positions) -> lis
     unpinned_names = {
         entry.get("name")
         for entry in widgets
-        if isinstance(entry, dict) and entry.get("sitekey") is None
+        if isinstance(entry, dict)
+        and entry.get("sitekey") is None
+        and isinstance(entry.get("name"), str)  # a list or mapping is reported, not hashed
     }  # one pass, so 24,000 entries sharing a name are not compared pairwise
     for index, entry in enumerate(widgets):
         name = entry.get("name") if isinstance(entry, dict) else None

@@ -34,8 +34,8 @@ def find_live_widget(
     if named:
         sitekeys = ", ".join(sorted(w.sitekey for w in named))
         raise WidgetLookupError(
-            f"{len(named)} widgets in account {account_id} are named "
-            f"{quoted(name_or_sitekey)} ({sitekeys}); pass the sitekey of the one you mean"
+            f"{len(named)} widgets are named {quoted(name_or_sitekey)} ({sitekeys}); pass the "
+            f"sitekey of the one you mean (account {account_id})"
         )
     if name_or_sitekey.startswith("0x"):
         candidates = [w.sitekey for w in live] + [w.name for w in live]
