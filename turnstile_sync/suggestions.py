@@ -21,7 +21,14 @@ MAX_WORD = 300
 and difflib's cost grows with the square of the length."""
 
 
-def closest(word: str, candidates: Iterable[str], limit: int = MAX_SUGGESTIONS) -> list[str]:
+SITEKEY_CUTOFF = 0.85
+"""For sitekeys, which all start '0x4AAAAAAA': that shared prefix makes any two look 0.6 alike,
+while a mistyped one (a character or two of 22 wrong) is above 0.9."""
+
+
+def closest(
+    word: str, candidates: Iterable[str], limit: int = MAX_SUGGESTIONS, cutoff: float = CUTOFF
+) -> list[str]:
     """Up to ``limit`` candidates closest to ``word``, best first; exact matches excluded."""
     if len(word) > MAX_WORD:
         return []
@@ -29,14 +36,14 @@ def closest(word: str, candidates: Iterable[str], limit: int = MAX_SUGGESTIONS) 
     for candidate in candidates:
         if candidate != word and len(candidate) <= MAX_WORD:
             by_folded.setdefault(candidate.casefold(), candidate)
-    matches = difflib.get_close_matches(word.casefold(), by_folded, n=limit, cutoff=CUTOFF)
+    matches = difflib.get_close_matches(word.casefold(), by_folded, n=limit, cutoff=cutoff)
     return [by_folded[match] for match in matches]
 
 
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = CUTOFF) -> str:
     """``"did you mean 'checkout'?"`` (or 'a' or 'b'), or "" when nothing is close. Every
     suggestion is quoted, so a hostile live name cannot act on a terminal."""
-    matches = closest(word, candidates)
+    matches = closest(word, candidates, cutoff=cutoff)
     if not matches:
         return ""
     shown = [quoted(match) for match in matches]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from turnstile_sync.errors import TurnstileSyncError
 from turnstile_sync.models import LiveWidget
 from turnstile_sync.quoting import quoted
-from turnstile_sync.suggestions import did_you_mean
+from turnstile_sync.suggestions import CUTOFF, SITEKEY_CUTOFF, did_you_mean
 
 
 class WidgetLookupError(TurnstileSyncError):
@@ -39,15 +39,17 @@ def find_live_widget(
         )
     if name_or_sitekey.startswith("0x"):
         candidates = [w.sitekey for w in live] + [w.name for w in live]
+        cutoff = SITEKEY_CUTOFF
         what = f"no widget with sitekey or name {quoted(name_or_sitekey)}"
     else:
         candidates = [w.name for w in live]
+        cutoff = CUTOFF
         what = f"no widget named {quoted(name_or_sitekey)}"
     message = f"{what} in account {account_id}"
     if not live:
         message += " (the account has no widgets)"
     else:
-        suggestion = did_you_mean(name_or_sitekey, candidates)
+        suggestion = did_you_mean(name_or_sitekey, candidates, cutoff)
         if suggestion:
             message += f"; {suggestion}"
     raise WidgetLookupError(message)

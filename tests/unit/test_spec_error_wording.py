@@ -352,3 +352,11 @@ def test_suggestions_list_at_most_three_quoted():
     assert did_you_mean("login", names).count("'") == 6
     assert did_you_mean("x" * 10_000, ["x" * 10_000 + "y"]) == ""  # no quadratic work
     assert did_you_mean("a\x1b", ["a\x1bb"]) == "did you mean 'a\\x1bb'?"
+
+
+def test_sitekeys_sharing_their_prefix_are_not_suggested_for_each_other():
+    from turnstile_sync.suggestions import SITEKEY_CUTOFF
+
+    live = ["0x4AAAAAAAnMr8KWVqJpbyqJ", "0x4AAAAAAA8Ec8KqpmavwpWN"]
+    typo = "0x4AAAAAAAnMr8KWVqJpbyqA"
+    assert closest(typo, live, cutoff=SITEKEY_CUTOFF) == ["0x4AAAAAAAnMr8KWVqJpbyqJ"]
