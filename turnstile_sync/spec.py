@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from turnstile_sync import name_rules
+from turnstile_sync import name_rules, spec_messages
 from turnstile_sync.errors import Problem, SpecError
 from turnstile_sync.hostnames import normalise_hostname
 from turnstile_sync.models import (
@@ -76,6 +76,9 @@ class _Positions:
     open_collections: set[int] = field(default_factory=set)
     """Ids of the collections being converted: meeting one of them means a recursive alias."""
     aliased: bool = False
+    written: dict[Location, str] = field(default_factory=dict)
+    """Scalars YAML read as something other than text (``0x4AAA`` an integer, ``yes`` true),
+    as written, so a message can quote what the file says and suggest quoting it."""
 
     def add(self, location: Location, mark: yaml.Mark) -> None:
         """Record a node; refuse documents whose aliases expand without bound, saying which
@@ -281,14 +284,30 @@ def _parse_yaml(text: str, positions: _Positions, problems: list[Problem]) -> An
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
         column = mark.column + 1 if mark else None
-        message = f"invalid YAML: {error.problem or error.context or 'syntax error'}"
-        problems.append(Problem(message, "", line, column))
+        problems.append(
+            Problem(spec_messages.yaml_message(error, text, line, column), "", line, column)
+        )
+        return None
+    except yaml.reader.ReaderError as error:
+        line, column = _position_of(text, error.character)
+        problems.append(Problem(spec_messages.reader_message(error), "", line, column))
         return None
     except yaml.YAMLError as error:
         problems.append(Problem(f"invalid YAML: {error}"))
         return None
     finally:
         loader.dispose()
+
+
+def _position_of(text: str, character: object) -> tuple[int | None, int | None]:
+    """Line and column of the first occurrence of a character YAML refused (its reader gives
+    an offset that is in bytes or characters depending on the loader)."""
+    found = chr(character) if isinstance(character, int) else character
+    index = text.find(found) if isinstance(found, str) and found else -1
+    if index < 0:
+        return None, None
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def _to_data(
@@ -300,6 +319,8 @@ def _to_data(
 ) -> Any:
     positions.add(location, node.start_mark)
     if type(node) is yaml.ScalarNode:
+        if node.tag != _STR_TAG:
+            positions.written[location] = node.value
         return _scalar(node, location, loader, problems)
     expected_tag = _COLLECTION_TAGS.get(type(node))
     if expected_tag is None:
@@ -506,22 +527,25 @@ def _model_at(location: Location) -> type[BaseModel] | None:
 
 
 def _problem_from_pydantic(error: Any, data: Any, positions: _Positions) -> Problem:
+    """One pydantic error as a Problem at its file:line:column, worded by spec_messages."""
     location: Location = tuple(error["loc"])
     line, column = positions.nearest(location)
-    kind = error["type"]
-    if kind == "extra_forbidden":
+    if error["type"] == "extra_forbidden":
         model = _model_at(location[:-1])
-        allowed = ", ".join(model.model_fields) if model else ""
-        message = f"unknown key {quoted(str(location[-1]))}" + (
-            f"; allowed keys: {allowed}" if allowed else ""
-        )
-    elif kind == "missing":
-        message = "this field is required"
+        allowed = list(model.model_fields) if model else []
+        message = spec_messages.unknown_key_message(str(location[-1]), allowed)
     else:
-        message = error["msg"].removeprefix("Value error, ")
-        if kind not in {"value_error"} and not isinstance(error.get("input"), dict | list):
-            shown = error["input"]
-            message += f" (got {quoted(shown) if isinstance(shown, str) else _bounded(shown)})"
+        names = [part for part in location if isinstance(part, str)]
+        offence = spec_messages.Offence(
+            type=error["type"],
+            field=names[-1] if names else "",
+            value=error.get("input"),
+            written=positions.written.get(location),
+            in_list=bool(location) and isinstance(location[-1], int),
+            ctx=error.get("ctx") or {},
+            library_message=error["msg"],
+        )
+        message = spec_messages.pydantic_message(offence)
     return Problem(message, _format_location(location, data), line, column)
 
 
@@ -660,7 +684,9 @@ def _duplicate_name_problems(data: dict[str, Any], positions: _Positions) -> lis
     unpinned_names = {
         entry.get("name")
         for entry in widgets
-        if isinstance(entry, dict) and entry.get("sitekey") is None
+        if isinstance(entry, dict)
+        and entry.get("sitekey") is None
+        and isinstance(entry.get("name"), str)  # a list or mapping is reported, not hashed
     }  # one pass, so 24,000 entries sharing a name are not compared pairwise
     for index, entry in enumerate(widgets):
         name = entry.get("name") if isinstance(entry, dict) else None

@@ -121,7 +121,7 @@ def test_github_actions_error_annotations_for_a_bad_spec(write_spec):
     errors = [line for line in result.stderr.splitlines() if line.startswith("::error ")]
     assert len(errors) == 10  # GitHub shows ten per step
     assert errors[0].startswith(
-        f"::error file={path},line=3,col=5::widgets[0] (w0).mode: Input should be"
+        f"::error file={path},line=3,col=5::widgets[0] (w0).mode: unknown mode 'wrong'"
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from turnstile_sync.cli.account import resolve_command_account, spec_option
 from turnstile_sync.cli.base import EXIT_OK, Connection, cli, connection_options, open_client, warn
 
 
@@ -32,21 +33,23 @@ def schema() -> int:
 
 
 @cli.command()
-@connection_options(account_help="Cloudflare account id (else CLOUDFLARE_ACCOUNT_ID).")
+@connection_options(
+    account_help="Cloudflare account id (else the spec's account_id, else CLOUDFLARE_ACCOUNT_ID)."
+)
+@spec_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the spec here instead of to stdout. An existing file is not overwritten.",
 )
-def export(connection: Connection, out: Path | None) -> int:
+def export(connection: Connection, spec_path: str | None, out: Path | None) -> int:
     """Write the live account as a spec that plans to no changes. Never exports secrets."""
-    from turnstile_sync.connection import resolve_account_id
     from turnstile_sync.errors import ConfigError
     from turnstile_sync.export import export_spec
 
     if out is not None and out.exists():
         raise ConfigError(f"{out} already exists; export does not overwrite files")
-    account = resolve_account_id(connection.account_id, None, warn=warn)
+    account = resolve_command_account(connection.account_id, spec_path, warn).account_id
     target = connection.target
 
     async def fetch() -> list:  # type: ignore[type-arg]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from turnstile_sync.cli.account import resolve_command_account, spec_option
 from turnstile_sync.cli.base import (
     EXIT_ERROR,
     EXIT_OK,
@@ -52,33 +53,27 @@ IMMEDIATE_EXPLANATION = (
 
 def _widget_options(function: Callable[..., Any]) -> click.Command:
     command = connection_options(
-        account_help="Cloudflare account id (else CLOUDFLARE_ACCOUNT_ID, or --spec's account_id)."
+        account_help="Cloudflare account id (else the spec's account_id, else "
+        "CLOUDFLARE_ACCOUNT_ID)."
     )(function)
-    command = click.option(
-        "--spec",
-        "spec_path",
-        type=click.Path(dir_okay=False),
-        help="Take the account id from this spec's account_id.",
-    )(command)
+    command = spec_option(command)
     return click.argument("name")(command)
 
 
 def _account(account_id: str | None, spec_path: str | None, *, secrets_exec: bool = False) -> str:
-    from turnstile_sync.connection import resolve_account_id
-    from turnstile_sync.spec import load_spec, require_widget_keys
+    from turnstile_sync.spec import require_widget_keys
 
-    loaded = load_spec(spec_path) if spec_path else None
-    if loaded is not None and secrets_exec:
-        require_widget_keys(loaded, "--secrets-exec")
-    spec_account = loaded.spec.account_id if loaded is not None else None
-    return resolve_account_id(account_id, spec_account, warn=warn)
+    resolved = resolve_command_account(account_id, spec_path, warn)
+    if resolved.loaded is not None and spec_path is not None and secrets_exec:
+        require_widget_keys(resolved.loaded, "--secrets-exec")
+    return resolved.account_id
 
 
 async def _find(target: Target, account: str, name: str) -> LiveWidget:
-    from turnstile_sync.planner import find_live_widget
+    from turnstile_sync.widget_lookup import find_live_widget
 
     async with open_client(account, target) as client:
-        return find_live_widget(await client.list_widgets(), name)
+        return find_live_widget(await client.list_widgets(), name, account)
 
 
 @cli.command("rotate-secret")
