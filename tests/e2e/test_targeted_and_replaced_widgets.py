@@ -286,3 +286,18 @@ def test_a_hostile_target_in_a_plan_file_is_quoted(write_spec, target, tmp_path)
     edit(plan_file, lambda d: d.update(targets=["login\n::error::forged\x1b[2J"]))
     stderr = refused_unchanged(target, plan_file, "--target", "login")
     assert "\n::error::" not in stderr and "\x1b" not in stderr
+
+
+def test_a_plan_file_from_before_targets_is_a_whole_account_plan(write_spec, target, tmp_path):
+    spec = drifting_shop(write_spec, target)
+    plan_file = tmp_path / "plan.json"
+    make_plan(target, spec, plan_file)
+
+    def as_0_2_0_wrote_it(document):
+        del document["targets"], document["replace"]
+
+    edit(plan_file, as_0_2_0_wrote_it)
+    refused_unchanged(target, plan_file, "--target", "login")
+    applied = target.run(["apply", beside(plan_file), "--plan", str(plan_file)])
+    assert applied.exit_code == 0, applied.stderr
+    assert set(modes(target.db).values()) == {"invisible"}

@@ -125,7 +125,8 @@ def selection_options(function: Any) -> Any:
         multiple=True,
         help="Limit the plan to the widgets this name, sitekey or glob (e.g. 'checkout-*') "
         "selects, in the spec or the account. Repeatable. Other changes may be pending; "
-        "guards and protection still apply.",
+        "guards and protection still apply. `apply --plan` needs the --target and --replace "
+        "flags the plan was made with.",
     )(function)
 
 
