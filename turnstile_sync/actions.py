@@ -21,6 +21,7 @@ class ActionKind(StrEnum):
 
 
 REGION_IMMUTABLE_REASON = "region cannot be changed after creation"
+REPLACE_REQUESTED_REASON = "replacement requested with --replace"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,30 @@ class Plan:
     widget it created apart from one that already existed."""
     warnings: tuple[str, ...] = ()
     """Things a reviewer should know that are not actions, e.g. look-alike names."""
+    targets: tuple[str, ...] | None = None
+    """The --target selection (names, sitekeys, globs) when the plan is limited to it; None
+    for a plan of the whole account. Every list above then holds only selected widgets."""
+    selected: int = 0
+    """How many widgets (spec entries and unmanaged live widgets) the targets selected."""
+    universe: int = 0
+    """How many there are in all, for "only 2 of 7 widgets considered"."""
+    replace: tuple[str, ...] = ()
+    """The widgets --replace asked to replace (as given: names or sitekeys)."""
+
+    @property
+    def targeted(self) -> bool:
+        return self.targets is not None
+
+    def target_notice(self) -> str | None:
+        """The banner a targeted plan carries in every format, since it says nothing about
+        the widgets it left out: they may have changes pending."""
+        if self.targets is None:
+            return None
+        listed = ", ".join(repr(t) for t in self.targets)
+        return (
+            f"Targeted plan: only {self.selected} of {self.universe} widget(s) considered "
+            f"(--target {listed}); other changes may be pending."
+        )
 
     @property
     def has_changes(self) -> bool:
@@ -79,7 +104,9 @@ class Plan:
 
     def summary(self) -> str:
         """One line, stable wording: pipelines and reviewers grep for it."""
-        if not self.actions:
+        if not self.actions and self.targeted:
+            text = "No changes. The targeted widgets match the spec."
+        elif not self.actions:
             text = "No changes. The account matches the spec."
         else:
             parts = [
@@ -91,4 +118,9 @@ class Plan:
             text = "Plan: " + ", ".join(parts) + "."
         if self.unmanaged:
             text += f" {len(self.unmanaged)} unmanaged (left alone)."
+        if self.targeted:
+            text += (
+                f" Targeted: only {self.selected} of {self.universe} widget(s) considered; "
+                "other changes may be pending."
+            )
         return text

@@ -35,7 +35,9 @@ MAX_DEPTH = 16
 """A real plan file nests 7 levels (document, actions, action, changes, change, value, item)."""
 VERSION = 2
 """2 added the ``guards`` block (max_deletes, and whether the plan was made with --force);
-a version-1 file is refused with "make the plan again"."""
+a version-1 file is refused with "make the plan again". ``targets`` and ``replace`` were added
+within version 2: a file without them is a whole-account plan with no --replace, which is
+exactly what every earlier version-2 file was."""
 
 
 class PlanFileError(TurnstileSyncError):
@@ -153,6 +155,10 @@ class _Document(BaseModel):
     summary: dict[str, int]
     protection: dict[str, list[str]]
     guards: _Guards
+    targets: list[str] | None = None
+    """The --target selection the plan was made with (sorted); null: the whole account."""
+    replace: list[str] = []
+    """The --replace widgets the plan was made with (sorted)."""
     actions: list[_Action]
     unmanaged: list[_WidgetRef]
     ignored: list[_WidgetRef]
@@ -184,6 +190,10 @@ class ReviewedPlan:
     spec_sha256: str
     expectations: tuple[Expectation, ...]
     document: dict[str, Any]
+    targets: tuple[str, ...] | None = None
+    """What the file says it was planned with. Never used to plan: `apply --plan` plans with
+    its own --target and --replace and refuses a file that records others."""
+    replace: tuple[str, ...] = ()
 
 
 def spec_digest(path: str | Path) -> str:
@@ -219,6 +229,8 @@ def dump(
         summary={kind.value: plan.count(kind) for kind in ActionKind},
         protection={"patterns": list(protection.patterns), "entries": list(protection.entries)},
         guards=_Guards(max_deletes=guards.max_deletes, forced=guards.forced),
+        targets=recorded_selection(plan.targets),
+        replace=sorted(set(plan.replace)),
         actions=[
             _dump_action(action, expected)
             for action, expected in zip(plan.actions, expectations(plan), strict=True)
@@ -307,7 +319,15 @@ def load(path: str | Path) -> ReviewedPlan:
             for item in document.actions
         ),
         document=document.model_dump(mode="json"),
+        targets=None if document.targets is None else tuple(document.targets),
+        replace=tuple(document.replace),
     )
+
+
+def recorded_selection(targets: Sequence[str] | None) -> list[str] | None:
+    """--target flags as a plan file records them: order and repeats do not change what they
+    select, so the file holds them sorted, once each; null for a whole-account plan."""
+    return None if not targets else sorted(set(targets))
 
 
 def _refuse_repeats(path: str | Path, actions: tuple[Action, ...]) -> None:

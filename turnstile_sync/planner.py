@@ -16,7 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from turnstile_sync import name_rules
-from turnstile_sync.actions import REGION_IMMUTABLE_REASON, Action, ActionKind, FieldChange, Plan
+from turnstile_sync.actions import (
+    REGION_IMMUTABLE_REASON,
+    REPLACE_REQUESTED_REASON,
+    Action,
+    ActionKind,
+    FieldChange,
+    Plan,
+)
 from turnstile_sync.errors import PlanError
 from turnstile_sync.guards import enforce_guards
 from turnstile_sync.models import SETTINGS_FIELDS, LiveWidget, Spec, WidgetBody, WidgetSpec
@@ -30,33 +37,48 @@ def plan(
     *,
     account_id: str | None = None,
     force: bool = False,
+    targets: Sequence[str] = (),
+    replace: Sequence[str] = (),
 ) -> Plan:
     """Compute the actions that make ``live`` match ``spec``.
 
-    Raises PlanError when it cannot (ambiguous names, missing pins), and GuardError when the
-    plan is refused: protected widgets always, the other guards unless ``force``.
+    ``targets`` (names, sitekeys or globs; empty: the whole account) limits the plan to the
+    widgets they select; ``replace`` (names or sitekeys of managed live widgets) replaces those
+    even when their settings match. Both are planned here, not filtered afterwards, so guards,
+    protection, plan files and the library see one and the same plan.
+
+    Raises PlanError when it cannot (ambiguous names, missing pins, a target or --replace
+    that names nothing), and GuardError when the plan is refused: protected widgets always,
+    the other guards unless ``force``.
     """
     account = account_id or spec.account_id or ""
     matching = match_live(spec, live)
     matches, finishing, problems = matching.matches, matching.finishing, matching.problems
     ignored, considered = matching.ignored, matching.considered
+    matched = {w.sitekey for w in matches.values()} | {a.sitekey for a in finishing}
+    leftovers = tuple(w for w in considered if w.sitekey not in matched)
+    selection = _select(spec, matching, leftovers, _unique(targets), problems)
+    replacing = _replacements(spec, matches, _unique(replace), selection, ignored, problems)
 
     actions: list[Action] = []
     unchanged: list[str] = []
     for index, widget in enumerate(spec.widgets):
+        if selection is not None and index not in selection.entries:
+            continue
         current = matches.get(index)
         if current is None:
             action = _create(spec, widget, problems)
         else:
-            action = _change(spec, widget, current)
+            action = _change(spec, widget, current, replace=index in replacing)
         if action is None:
             unchanged.append(widget.name)
         else:
             actions.append(action)
 
+    if selection is not None:
+        finishing = [a for a in finishing if selection.covers_action(a)]
+        leftovers = tuple(w for w in leftovers if selection.covers_live(w))
     actions += finishing
-    matched = {w.sitekey for w in matches.values()} | {a.sitekey for a in finishing}
-    leftovers = tuple(w for w in considered if w.sitekey not in matched)
     warnings = _look_alike_warnings(spec, matches, leftovers)
     unmanaged: tuple[LiveWidget, ...] = leftovers
     if spec.prune:
@@ -77,13 +99,156 @@ def plan(
         account_id=account,
         actions=tuple(sorted(actions, key=_apply_order)),
         unmanaged=unmanaged,
-        ignored=ignored,
+        ignored=ignored if selection is None else (),
         unchanged=tuple(unchanged),
         observed=tuple(live),
         warnings=warnings,
+        targets=None if selection is None else selection.targets,
+        selected=0 if selection is None else len(selection.entries) + len(leftovers),
+        universe=0 if selection is None else selection.universe,
+        replace=_unique(replace),
     )
     enforce_guards(result, spec, considered, force=force)
     return result
+
+
+def _unique(values: Sequence[str]) -> tuple[str, ...]:
+    """In the order given, each once: the same flag twice selects nothing more."""
+    return tuple(dict.fromkeys(values))
+
+
+def covers(target: str, name: str, sitekey: str | None) -> bool:
+    """Whether a --target selects a widget: its sitekey exactly, or its name as a
+    'protected' or 'ignore' rule would (exact, glob, or folded; see name_rules)."""
+    return (sitekey is not None and target == sitekey) or name_rules.matches(target, name)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What --target selected: spec entries (by position) and live widgets (by sitekey)."""
+
+    targets: tuple[str, ...]
+    entries: frozenset[int]
+    names: frozenset[str]
+    """Names of the selected entries: the deletes finishing their interrupted replacement
+    belong to them."""
+    universe: int
+
+    def covers_live(self, widget: LiveWidget) -> bool:
+        return any(covers(t, widget.name, widget.sitekey) for t in self.targets)
+
+    def covers_action(self, action: Action) -> bool:
+        return action.name in self.names or (
+            action.live is not None and self.covers_live(action.live)
+        )
+
+
+def _select(
+    spec: Spec,
+    matching: Matching,
+    leftovers: tuple[LiveWidget, ...],
+    targets: tuple[str, ...],
+    problems: list[str],
+) -> Selection | None:
+    """The widgets ``targets`` select, or None when there are no targets. An entry is
+    selected by its name or pin, or by the name or sitekey of the live widget it manages (so
+    a pinned rename can be targeted by either name). A target selecting nothing is a
+    problem: a typo must not silently plan nothing."""
+    if not targets:
+        return None
+    entries: set[int] = set()
+    used: set[str] = set()
+    for index, widget in enumerate(spec.widgets):
+        current = matching.matches.get(index)
+        for target in targets:
+            if covers(target, widget.name, widget.sitekey) or (
+                current is not None and covers(target, current.name, current.sitekey)
+            ):
+                entries.add(index)
+                used.add(target)
+    for live_widget in matching.considered:
+        used.update(t for t in targets if covers(t, live_widget.name, live_widget.sitekey))
+    for target in targets:
+        if target in used:
+            continue
+        if any(covers(target, w.name, w.sitekey) for w in matching.ignored):
+            problems.append(
+                f"--target {target!r} matches only live widgets ignored by the spec's 'ignore' "
+                "patterns, which no plan touches"
+            )
+        else:
+            problems.append(
+                f"--target {target!r} matches no widget in the spec or the account (targets "
+                "are names, sitekeys or globs such as 'checkout-*')"
+            )
+    return Selection(
+        targets=targets,
+        entries=frozenset(entries),
+        names=frozenset(spec.widgets[i].name for i in entries),
+        universe=len(spec.widgets) + len(leftovers),
+    )
+
+
+def _replacements(
+    spec: Spec,
+    matches: dict[int, LiveWidget],
+    replace: tuple[str, ...],
+    selection: Selection | None,
+    ignored: tuple[LiveWidget, ...],
+    problems: list[str],
+) -> set[int]:
+    """The spec entries --replace names (by entry name, or the name or sitekey of the live
+    widget the entry manages). Anything else is a problem naming it: a widget the spec does
+    not manage, one not live yet, one outside the --target selection, or a pinned one (its
+    pin would point at the deleted widget)."""
+    chosen: set[int] = set()
+    for wanted in replace:
+        found = [
+            index
+            for index, current in matches.items()
+            if wanted in (spec.widgets[index].name, current.name, current.sitekey)
+        ]
+        if not found:
+            problems.append(_not_replaceable(spec, wanted, ignored))
+            continue
+        if len(found) > 1:
+            sitekeys = ", ".join(sorted(matches[i].sitekey for i in found))
+            problems.append(
+                f"--replace {wanted!r} names {len(found)} managed widgets ({sitekeys}); pass "
+                "the sitekey of the one to replace"
+            )
+            continue
+        (index,) = found
+        widget = spec.widgets[index]
+        if selection is not None and index not in selection.entries:
+            problems.append(
+                f"--replace {wanted!r} is outside the --target selection; add --target "
+                f"{widget.name!r} (a replacement never widens a targeted plan)"
+            )
+        elif widget.sitekey is not None:
+            problems.append(
+                f"--replace {wanted!r}: the entry {widget.name!r} is pinned to sitekey "
+                f"{widget.sitekey}, and a replacement gets a new sitekey, which would leave the "
+                "pin pointing at a deleted widget. Remove 'sitekey:' from the entry to replace "
+                "it (and pin the new sitekey afterwards if you need to)."
+            )
+        else:
+            chosen.add(index)
+    return chosen
+
+
+def _not_replaceable(spec: Spec, wanted: str, ignored: tuple[LiveWidget, ...]) -> str:
+    if any(wanted in (w.name, w.sitekey) for w in spec.widgets):
+        return (
+            f"--replace {wanted!r}: the spec's widget is not in the account yet (the plan "
+            "creates it), so there is nothing to replace"
+        )
+    if any(wanted in (w.name, w.sitekey) for w in ignored):
+        return f"--replace {wanted!r} names a live widget ignored by the spec's 'ignore' patterns"
+    return (
+        f"--replace {wanted!r} names no live widget the spec manages (give the name or sitekey "
+        "of a widget in the spec that exists in the account)"
+    )
 
 
 @dataclass(frozen=True)
@@ -325,10 +490,14 @@ def _create(spec: Spec, widget: WidgetSpec, problems: list[str]) -> Action | Non
     return Action(ActionKind.CREATE, widget.name, None, changes, body, "not in the account")
 
 
-def _change(spec: Spec, widget: WidgetSpec, current: LiveWidget) -> Action | None:
+def _change(
+    spec: Spec, widget: WidgetSpec, current: LiveWidget, *, replace: bool = False
+) -> Action | None:
+    """The update or replacement ``current`` needs, if any; ``replace`` (from --replace)
+    makes it a replacement even when nothing differs."""
     desired = _desired(spec, widget)
     before = {name: getattr(current, name) for name in desired}
-    if before == desired:
+    if before == desired and not replace:
         return None
     changes = tuple(
         FieldChange(name, before[name], desired[name])
@@ -337,7 +506,8 @@ def _change(spec: Spec, widget: WidgetSpec, current: LiveWidget) -> Action | Non
     )
     full = {name: getattr(current, name) for name in _COMPARED_FIELDS}
     full.update(desired)
-    if any(change.field == "region" for change in changes):
+    region_changes = any(change.field == "region" for change in changes)
+    if region_changes or replace:
         if widget.sitekey is not None:
             raise PlanError(
                 [
@@ -353,7 +523,7 @@ def _change(spec: Spec, widget: WidgetSpec, current: LiveWidget) -> Action | Non
             current.sitekey,
             changes,
             WidgetBody(**full),
-            REGION_IMMUTABLE_REASON,
+            REGION_IMMUTABLE_REASON if region_changes else REPLACE_REQUESTED_REASON,
             current,
         )
     full["region"] = current.region

@@ -137,8 +137,11 @@ def test_json_plan_matches_its_documented_schema():
         "unmanaged",
         "ignored",
         "refusal",
+        "targets",
+        "replace",
     ]
     assert document["refusal"] is None
+    assert document["targets"] is None and document["replace"] == []
     assert document["summary"]["replace"] == 1
     login = next(d for d in document["drift"] if d["name"] == "login")
     assert login["fields"]["mode"] == {"live": "managed", "spec": "invisible"}

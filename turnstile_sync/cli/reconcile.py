@@ -42,6 +42,8 @@ from turnstile_sync.cli.output import FORMATS, PlanView, format_option
 from turnstile_sync.quoting import excerpt
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pydantic import SecretStr
 
     from turnstile_sync.actions import Action, Plan
@@ -92,8 +94,51 @@ def _account(account_id: str | None, loaded: LoadedSpec) -> str:
     return resolve_account_id(account_id, loaded.spec.account_id, warn=warn)
 
 
+@dataclasses.dataclass(frozen=True)
+class Selecting:
+    """--target and --replace as given on the command line: the planner does the selecting,
+    so guards, protection, plan files and the JSON document all see the selected plan."""
+
+    targets: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+
+    def flags(self) -> list[str]:
+        """The same options again, shell-quoted, for the command a message suggests."""
+        return [f"--target {shlex.quote(t)}" for t in self.targets] + [
+            f"--replace {shlex.quote(r)}" for r in self.replace
+        ]
+
+
+def selection_options(function: Any) -> Any:
+    """--target and --replace, shared by plan and apply."""
+    function = click.option(
+        "--replace",
+        "replace",
+        metavar="NAME",
+        multiple=True,
+        help="Replace this managed live widget (name or sitekey) even if its settings match "
+        "the spec, e.g. for a sitekey or secret that must change. Repeatable. A destructive "
+        "action: guards count it and protection refuses it.",
+    )(function)
+    return click.option(
+        "--target",
+        "targets",
+        metavar="NAME",
+        multiple=True,
+        help="Limit the plan to the widgets this name, sitekey or glob (e.g. 'checkout-*') "
+        "selects, in the spec or the account. Repeatable. Other changes may be pending; "
+        "guards and protection still apply. `apply --plan` needs the --target and --replace "
+        "flags the plan was made with.",
+    )(function)
+
+
 async def _plan(
-    client: TurnstileClient, loaded: LoadedSpec, target: Target, force: bool, view: PlanView
+    client: TurnstileClient,
+    loaded: LoadedSpec,
+    target: Target,
+    force: bool,
+    view: PlanView,
+    selecting: Selecting,
 ) -> Plan:
     from turnstile_sync.actions import Plan
     from turnstile_sync.errors import GuardError
@@ -105,7 +150,14 @@ async def _plan(
         + describe_target(client.account_id, target, len(live))
     )
     try:
-        result = plan(loaded.spec, live, account_id=client.account_id, force=force)
+        result = plan(
+            loaded.spec,
+            live,
+            account_id=client.account_id,
+            force=force,
+            targets=selecting.targets,
+            replace=selecting.replace,
+        )
     except GuardError as refused:
         if isinstance(refused.plan, Plan):
             view.show(refused.plan, header, refused.reasons)  # what was refused, and why
@@ -142,6 +194,7 @@ ACCOUNT_HELP = "Cloudflare account id; overrides the spec's account_id and CLOUD
 @spec_argument
 @connection_options(account_help=ACCOUNT_HELP)
 @force_option
+@selection_options
 @click.option(
     "--out",
     "plan_out",
@@ -164,12 +217,18 @@ def plan_command(
     spec_path: str,
     connection: Connection,
     force: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
     plan_out: Path | None,
     detailed_exitcode: bool,
     fail_on_unmanaged: bool,
     output_format: str,
 ) -> int:
-    """Show what apply would change to make the account match SPEC. Changes nothing."""
+    """Show what apply would change to make the account match SPEC. Changes nothing.
+
+    With --target, only the selected widgets are planned, and --detailed-exitcode exits 2
+    only for their changes."""
+    selecting = Selecting(targets, replace)
     loaded = load_spec(spec_path)
     account = _account(connection.account_id, loaded)
     target = connection.target
@@ -177,7 +236,7 @@ def plan_command(
 
     async def run() -> Plan:
         async with open_client(account, target) as client:
-            return await _plan(client, loaded, target, force, view)
+            return await _plan(client, loaded, target, force, view, selecting)
 
     plan = asyncio.run(run())
     if plan_out is not None:
@@ -187,6 +246,7 @@ def plan_command(
         flags = [shlex.quote(str(spec_path)), "--plan", shlex.quote(str(plan_out))]
         if force:
             flags.append("--force")
+        flags += selecting.flags()
         if connection.account_id:
             flags += ["--account-id", shlex.quote(account)]
         if target.emulator:
@@ -221,6 +281,7 @@ def _destination_hint(plan: Plan) -> str:
 @spec_argument
 @connection_options(account_help=ACCOUNT_HELP)
 @force_option
+@selection_options
 @click.option(
     "--plan",
     "plan_file",
@@ -244,6 +305,8 @@ def apply_command(
     spec_path: str,
     connection: Connection,
     force: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
     plan_file: Path | None,
     auto_approve: bool,
     secrets_out: Path | None,
@@ -256,6 +319,7 @@ def apply_command(
     from turnstile_sync.secrets_sink import SecretsSink
     from turnstile_sync.spec import require_widget_keys
 
+    selecting = Selecting(targets, replace)
     sink = SecretsSink(secrets_out) if secrets_out is not None else None
     if sink is not None:
         click.get_current_context().call_on_close(sink.close)
@@ -263,6 +327,7 @@ def apply_command(
     account_id = connection.account_id
     if plan_file is not None:
         reviewed, loaded = _load_reviewed(plan_file, target, spec_path)
+        _check_selection(plan_file, reviewed, selecting)
         if secrets_exec:
             require_widget_keys(loaded, "--secrets-exec")
         account = _account(account_id, loaded)
@@ -274,7 +339,9 @@ def apply_command(
         async def run_reviewed() -> tuple[Plan, ApplyReport | None]:
             async with open_client(account, target) as client:
                 await _recover(client, run_, target)
-                plan = await _rederive(client, reviewed, loaded, plan_file, target, force, view)
+                plan = await _rederive(
+                    client, reviewed, loaded, plan_file, target, force, view, selecting
+                )
                 if not plan.has_changes:
                     return plan, None
                 _warn_if_secrets_unsaved(plan, delivery)
@@ -293,7 +360,7 @@ def apply_command(
     async def run() -> tuple[Plan, ApplyReport | None]:
         async with open_client(account, target) as client:
             await _recover(client, run_, target)
-            plan = await _plan(client, loaded, target, force, view)
+            plan = await _plan(client, loaded, target, force, view, selecting)
             if not plan.has_changes:
                 return plan, None
             _warn_if_secrets_unsaved(plan, delivery)
@@ -423,6 +490,42 @@ def _same_file(spec: str, recorded: str) -> bool:
         return False
 
 
+def _check_selection(plan_file: Path, reviewed: ReviewedPlan, selecting: Selecting) -> None:
+    """`apply --plan` selects with its own --target and --replace, like --force: its command
+    line is reviewed, the file is not. The file records what it was planned with, and the two
+    must agree, so a file can never widen (or change) what is applied, and a reviewer who
+    saw a targeted plan gets exactly it or a refusal."""
+    from turnstile_sync.planfile import PlanFileError, recorded_selection
+
+    problems = []
+    given_targets = recorded_selection(selecting.targets)
+    if reviewed.targets != (None if given_targets is None else tuple(given_targets)):
+        problems.append(
+            f"--target: {_described(reviewed.targets, 'a whole-account plan')} in the file, "
+            f"{_described(given_targets, 'none (the whole account)')} on this command line"
+        )
+    given_replace = tuple(sorted(set(selecting.replace)))
+    if reviewed.replace != given_replace:
+        problems.append(
+            f"--replace: {_described(reviewed.replace, 'none')} in the file, "
+            f"{_described(given_replace, 'none')} on this command line"
+        )
+    if problems:
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        raise PlanFileError(
+            f"{plan_file} was made with other --target/--replace flags than this apply:\n"
+            f"{listing}\nApply a plan file with exactly the --target and --replace flags of "
+            "the `plan --out` that made it (the command line selects; the file only records "
+            "and cannot widen). Nothing was changed."
+        )
+
+
+def _described(values: Sequence[str] | None, empty: str) -> str:
+    if not values:
+        return empty
+    return ", ".join(excerpt(repr(value), 80) for value in values)
+
+
 def _check_account(plan_file: Path, reviewed: ReviewedPlan, account: str) -> None:
     """The account comes from --account-id, the spec or CLOUDFLARE_ACCOUNT_ID, never the file."""
     from turnstile_sync.planfile import PlanFileError
@@ -444,6 +547,7 @@ async def _rederive(
     target: Target,
     force: bool,
     view: PlanView,
+    selecting: Selecting,
 ) -> Plan:
     """Plan again from the spec and the live account; return that plan only if it is the
     reviewed one. Stale widgets are reported first, per widget; then every other difference.
@@ -463,7 +567,14 @@ async def _rederive(
             f"{listing}\nNothing was changed. Make a new plan and review it."
         )
     try:
-        derived = derive(loaded.spec, live, account_id=client.account_id, force=force)
+        derived = derive(
+            loaded.spec,
+            live,
+            account_id=client.account_id,
+            force=force,
+            targets=selecting.targets,
+            replace=selecting.replace,
+        )
     except GuardError as refused:
         if isinstance(refused.plan, Plan):
             header = f"{plan_file}: reviewed plan, re-derived and refused"

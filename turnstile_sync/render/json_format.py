@@ -106,7 +106,18 @@ def plan_document(
         "unmanaged": [_widget(w) for w in plan.unmanaged],
         "ignored": [_widget(w) for w in plan.ignored],
         "refusal": refusal_document(refusal),
+        "targets": targets_document(plan),
+        "replace": list(plan.replace),
     }
+
+
+def targets_document(plan: Plan) -> dict[str, Any] | None:
+    """``null`` for a plan of the whole account; for a --target plan, the targets as given
+    and how many widgets they selected out of how many, since such a plan says nothing about
+    the others (they may have changes pending)."""
+    if plan.targets is None:
+        return None
+    return {"requested": list(plan.targets), "considered": plan.selected, "total": plan.universe}
 
 
 def apply_document(

@@ -191,6 +191,8 @@ def render(
     the comment cannot take it for a plan that will be applied."""
     budget = _Budget(limit)
     budget.add(_heading(plan, name=title, refused=bool(refusal)))
+    if plan.targeted:
+        budget.add(targeted_callout(plan))
     if refusal:
         _refusal(budget, refusal)
     budget.add(
@@ -210,6 +212,19 @@ def render(
         _section(budget, section, fold=fold)
     unmanaged_left_out = _unmanaged(budget, plan)
     return "\n".join(budget.parts) + _footer(budget.left_out, unmanaged_left_out)
+
+
+def targeted_callout(plan: Plan) -> str:
+    """A --target plan says so before anything else: it is silent about every widget it
+    left out, which may have changes pending. Empty for a plan of the whole account."""
+    notice = plan.target_notice()
+    if notice is None:
+        return ""
+    listed = ", ".join(_code(target) for target in plan.targets or ())
+    return (
+        f"> [!IMPORTANT]\n> **Targeted plan:** only {plan.selected} of {plan.universe} "
+        f"widget(s) considered (`--target` {listed}); other changes may be pending.\n"
+    )
 
 
 def _unmanaged(budget: _Budget, plan: Plan) -> int:

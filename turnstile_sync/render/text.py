@@ -132,6 +132,10 @@ def render_refusal(reasons: Sequence[Refusal], console: Console) -> None:
 
 
 def render_plan(plan: Plan, console: Console, refusal: Sequence[Refusal] = ()) -> None:
+    notice = plan.target_notice()
+    if notice is not None:
+        console.print(Text(notice, style="bold yellow"))
+        console.print()
     if refusal:
         render_refusal(refusal, console)
     for action in plan.actions:
