@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -80,7 +81,24 @@ Domains = Annotated[
     AfterValidator(_as_domain_set),
 ]
 WidgetName = Annotated[str, StringConstraints(min_length=1, max_length=254)]
-Sitekey = Annotated[str, StringConstraints(pattern=r"^0x[0-9A-Za-z_-]{1,30}$")]
+def _not_read_as_a_number(value: Any) -> Any:
+    """Cloudflare's sitekeys are base64url, so one made only of hex digits and ``_`` (such as
+    ``0x4AAAAAAAB_C1D2E3F4A5B6C``) is an integer to YAML 1.1 when left unquoted; the number
+    cannot be turned back into the key, so say what happened instead of "not a string"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(
+            "YAML read this sitekey as a number (0x followed only by hex digits and '_' is "
+            "one); put it in quotes, e.g. sitekey: '0x4AAAAAAAB_C1D2E3F4A5B6C'"
+        )
+    return value
+
+
+Sitekey = Annotated[
+    str,
+    StringConstraints(pattern=r"^0x[0-9A-Za-z_-]{1,30}$"),
+    BeforeValidator(_not_read_as_a_number),
+]
+"""base64url after ``0x``, as Cloudflare's (``0x4AAF00AAAABn0R22HWm-YUc``)."""
 
 
 class WidgetSettings(BaseModel):

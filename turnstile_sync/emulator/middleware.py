@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import re
 from pathlib import Path
 
 from starlette.requests import ClientDisconnect
@@ -95,6 +96,47 @@ def _credential_key(headers: dict[str, str], options: EmulatorOptions) -> str | 
     return None if options.require_auth else "anonymous"
 
 
+_GLOBAL_API_KEY = re.compile(r"\A[0-9a-f]{37}\Z")
+"""The shape of a Global API Key (37 hex digits): an API token sent as X-Auth-Key is refused
+with 6103 (cloudflare-typescript issue #161); the exact format check is a guess."""
+
+
+def _malformed_credentials(headers: dict[str, str]) -> bytes | None:
+    """Cloudflare's 400 for credential headers it cannot even parse, or None.
+
+    Its answer (cloudflare-typescript issue #161; many DDNS clients' logs) is code 6003
+    "Invalid request headers" with the header named in ``error_chain``: 6111 for
+    Authorization, 6103 for X-Auth-Key. Well-formed but wrong credentials stay 403.
+    """
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if (
+            scheme.lower() == "bearer"
+            and token.strip()
+            and not any(c.isspace() for c in token.strip())
+        ):
+            return None
+        chain = (6111, "Invalid format for Authorization header")
+    elif "x-auth-key" in headers and not _GLOBAL_API_KEY.match(headers["x-auth-key"].strip()):
+        chain = (6103, "Invalid format for X-Auth-Key header")
+    else:
+        return None
+    body = {
+        "success": False,
+        "errors": [
+            {
+                "code": 6003,
+                "message": "Invalid request headers",
+                "error_chain": [{"code": chain[0], "message": chain[1]}],
+            }
+        ],
+        "messages": [],
+        "result": None,
+    }
+    return json.dumps(body).encode()
+
+
 def _same_secret(given: str, expected: str) -> bool:
     """Constant-time, so response timing does not reveal how much of a guess was right."""
     return hmac.compare_digest(
@@ -110,6 +152,11 @@ def _declared_length(headers: dict[str, str]) -> int | None:
     """The Content-Length a client announced; None when absent (chunked) or unreadable."""
     value = headers.get("content-length", "").strip()
     return int(value) if value.isdigit() else None
+
+
+def _client_host(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def _request_line(scope: Scope) -> str:
@@ -175,20 +222,10 @@ class EmulatorMiddleware:
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         key = _credential_key(exchange.headers, self.options)
-        if key is None:
-            self.stats.fault("auth_refused")
-            await exchange.reply(*_envelope(403, CODE_AUTH, "Authentication error"))
-            return
-        declared = _declared_length(exchange.headers)
-        if declared is not None and declared > self.options.max_body_bytes:
-            # Answered before a byte of the body is read; a chunked body is counted as it
-            # streams in (``_Exchange.receive``).
-            exchange.oversized = True
-            error = body_too_large(self.options.max_body_bytes)
-            await exchange.reply(*_envelope(error.status, *error.errors[0]))
-            return
         if self._limiter is not None:
-            decision = self._limiter.check(key)
+            # Every answer carries the limit, errors included (fundamentals/api/reference/
+            # limits); a caller without valid credentials is counted by address.
+            decision = self._limiter.check(key or f"address:{_client_host(scope)}")
             exchange.extra_headers += [
                 (
                     b"ratelimit",
@@ -207,6 +244,23 @@ class EmulatorMiddleware:
                     retry_after=decision.reset_seconds,
                 )
                 return
+        malformed = _malformed_credentials(exchange.headers)
+        if malformed is not None:
+            self.stats.fault("auth_refused")
+            await exchange.reply(400, malformed)
+            return
+        if key is None:
+            self.stats.fault("auth_refused")
+            await exchange.reply(*_envelope(403, CODE_AUTH, "Authentication error"))
+            return
+        declared = _declared_length(exchange.headers)
+        if declared is not None and declared > self.options.max_body_bytes:
+            # Answered before a byte of the body is read; a chunked body is counted as it
+            # streams in (``_Exchange.receive``).
+            exchange.oversized = True
+            error = body_too_large(self.options.max_body_bytes)
+            await exchange.reply(*_envelope(error.status, *error.errors[0]))
+            return
         if faults.error_rate and self._random.random() < faults.error_rate:
             self.stats.fault("error")
             await exchange.reply(
