@@ -221,62 +221,9 @@ class EmulatorMiddleware:
         faults = self.options.faults
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
-        key = _credential_key(exchange.headers, self.options)
-        if self._limiter is not None:
-            # Every answer carries the limit, errors included (fundamentals/api/reference/
-            # limits); a caller without valid credentials is counted by address.
-            decision = self._limiter.check(key or f"address:{_client_host(scope)}")
-            exchange.extra_headers += [
-                (
-                    b"ratelimit",
-                    f'"default";r={decision.remaining};t={decision.reset_seconds}'.encode(),
-                ),
-                (b"ratelimit-policy", self._limiter.policy_header().encode()),
-            ]
-            if not decision.allowed:
-                self.stats.fault("rate_limited")
-                await exchange.reply(
-                    *_envelope(
-                        429,
-                        CODE_RATE_LIMITED,
-                        "Please wait and consider throttling your request speed",
-                    ),
-                    retry_after=decision.reset_seconds,
-                )
-                return
-        malformed = _malformed_credentials(exchange.headers)
-        if malformed is not None:
-            self.stats.fault("auth_refused")
-            await exchange.reply(400, malformed)
+        if await self._refused_at_the_edge(scope, exchange):
             return
-        if key is None:
-            self.stats.fault("auth_refused")
-            await exchange.reply(*_envelope(403, CODE_AUTH, "Authentication error"))
-            return
-        declared = _declared_length(exchange.headers)
-        if declared is not None and declared > self.options.max_body_bytes:
-            # Answered before a byte of the body is read; a chunked body is counted as it
-            # streams in (``_Exchange.receive``).
-            exchange.oversized = True
-            error = body_too_large(self.options.max_body_bytes)
-            await exchange.reply(*_envelope(error.status, *error.errors[0]))
-            return
-        if faults.error_rate and self._random.random() < faults.error_rate:
-            self.stats.fault("error")
-            await exchange.reply(
-                *_envelope(
-                    503, CODE_UNAVAILABLE, "Service temporarily unavailable (injected fault)"
-                )
-            )
-            return
-        if faults.throttle_rate and self._random.random() < faults.throttle_rate:
-            self.stats.fault("throttle")
-            await exchange.reply(
-                *_envelope(
-                    429, CODE_RATE_LIMITED, "Please wait and consider throttling your request speed"
-                ),
-                retry_after=THROTTLE_RETRY_AFTER,
-            )
+        if await self._injected_failure(exchange):
             return
         drop = bool(faults.drop_rate) and self._random.random() < faults.drop_rate
         try:
@@ -299,6 +246,73 @@ class EmulatorMiddleware:
             exchange.status = "dropped"
             if not _abort_server_connection(exchange.client_send):
                 raise DroppedConnection("connection dropped after the request was performed")
+
+    async def _refused_at_the_edge(self, scope: Scope, exchange: _Exchange) -> bool:
+        """Rate limit, credentials and body size, as Cloudflare's edge checks them before
+        the API runs; True when the request was answered here."""
+        key = _credential_key(exchange.headers, self.options)
+        if self._limiter is not None:
+            # Every answer carries the limit, errors included (fundamentals/api/reference/
+            # limits); a caller without valid credentials is counted by address.
+            decision = self._limiter.check(key or f"address:{_client_host(scope)}")
+            exchange.extra_headers += [
+                (
+                    b"ratelimit",
+                    f'"default";r={decision.remaining};t={decision.reset_seconds}'.encode(),
+                ),
+                (b"ratelimit-policy", self._limiter.policy_header().encode()),
+            ]
+            if not decision.allowed:
+                self.stats.fault("rate_limited")
+                await exchange.reply(
+                    *_envelope(
+                        429,
+                        CODE_RATE_LIMITED,
+                        "Please wait and consider throttling your request speed",
+                    ),
+                    retry_after=decision.reset_seconds,
+                )
+                return True
+        malformed = _malformed_credentials(exchange.headers)
+        if malformed is not None:
+            self.stats.fault("auth_refused")
+            await exchange.reply(400, malformed)
+            return True
+        if key is None:
+            self.stats.fault("auth_refused")
+            await exchange.reply(*_envelope(403, CODE_AUTH, "Authentication error"))
+            return True
+        declared = _declared_length(exchange.headers)
+        if declared is not None and declared > self.options.max_body_bytes:
+            # Answered before a byte of the body is read; a chunked body is counted as it
+            # streams in (``_Exchange.receive``).
+            exchange.oversized = True
+            error = body_too_large(self.options.max_body_bytes)
+            await exchange.reply(*_envelope(error.status, *error.errors[0]))
+            return True
+        return False
+
+    async def _injected_failure(self, exchange: _Exchange) -> bool:
+        """A 503 or a spurious 429 drawn from the fault options; True when one was sent."""
+        faults = self.options.faults
+        if faults.error_rate and self._random.random() < faults.error_rate:
+            self.stats.fault("error")
+            await exchange.reply(
+                *_envelope(
+                    503, CODE_UNAVAILABLE, "Service temporarily unavailable (injected fault)"
+                )
+            )
+            return True
+        if faults.throttle_rate and self._random.random() < faults.throttle_rate:
+            self.stats.fault("throttle")
+            await exchange.reply(
+                *_envelope(
+                    429, CODE_RATE_LIMITED, "Please wait and consider throttling your request speed"
+                ),
+                retry_after=THROTTLE_RETRY_AFTER,
+            )
+            return True
+        return False
 
     async def _stats_endpoint(self, scope: Scope, send: Send) -> None:
         """Read (GET) or reset (DELETE) the counters; behind the token like every route."""
