@@ -81,6 +81,8 @@ Domains = Annotated[
     AfterValidator(_as_domain_set),
 ]
 WidgetName = Annotated[str, StringConstraints(min_length=1, max_length=254)]
+
+
 def _not_read_as_a_number(value: Any) -> Any:
     """Cloudflare's sitekeys are base64url, so one made only of hex digits and ``_`` (such as
     ``0x4AAAAAAAB_C1D2E3F4A5B6C``) is an integer to YAML 1.1 when left unquoted; the number
