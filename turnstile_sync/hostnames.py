@@ -22,6 +22,10 @@ def normalise_hostname(raw: str) -> str:
     """Return the canonical (lower-case) form of a widget hostname, or raise ValueError why not."""
     value = raw.lower()
     _refuse_url_parts(raw, value)
+    if "%" in value:
+        raise ValueError(
+            f"{quoted(raw)} includes an IPv6 zone (%...), which only means something locally"
+        )
     if ":" in value or value.strip("0123456789.") == "":
         # Only these can be IP addresses; parsing every name as one first would be slow.
         try:
@@ -30,7 +34,7 @@ def normalise_hostname(raw: str) -> str:
             pass
     if ":" in value:
         raise ValueError(f"{quoted(raw)} includes a port; write the hostname only")
-    if not value.isascii():
+    if not raw.isascii():  # raw: the Kelvin sign lower-cases to an ASCII "k"
         raise ValueError(
             f"{quoted(raw)} is not ASCII; write internationalised names in punycode (xn--)"
         )

@@ -103,6 +103,8 @@ WidgetName = Annotated[
     str, StringConstraints(min_length=1, max_length=254), AfterValidator(_no_control_characters)
 ]
 Sitekey = Annotated[str, StringConstraints(pattern=r"^0x[0-9A-Za-z_-]{1,30}$")]
+"""base64url after ``0x``, as Cloudflare's (``0x4AAF00AAAABn0R22HWm-YUc``). A value YAML read
+as a number (unquoted, hex digits and ``_`` only) is explained by spec_messages."""
 
 
 class WidgetSettings(BaseModel):

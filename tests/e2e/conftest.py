@@ -35,7 +35,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EmulatorT
     if request.param == "in-process":
         yield EmulatorTarget(db, ["--emulator", "--emulator-db", str(db)], {})
         return
-    with served_emulator(db) as base_url:
+    with served_emulator(db, "--china-network") as base_url:
         env = {"CLOUDFLARE_BASE_URL": base_url, "CLOUDFLARE_API_TOKEN": "e2e-token"}
         yield EmulatorTarget(db, [], env)
 

@@ -193,7 +193,7 @@ def test_apply_killed_at_random_moments_strands_no_secret(tmp_path, monkeypatch)
     # Cloudflare's schema, so the served emulator keeps no exchange log here.
     monkeypatch.delenv(REQUEST_LOG_ENV)
     db = tmp_path / "emulator.sqlite3"
-    with served_emulator(db, "--latency-ms", "150") as base_url:
+    with served_emulator(db, "--latency-ms", "150", "--china-network") as base_url:
         env = {"CLOUDFLARE_BASE_URL": base_url, "CLOUDFLARE_API_TOKEN": "kill-token"}
 
         def start(account: str, sink: Path) -> subprocess.Popen[bytes]:

@@ -37,6 +37,13 @@ def emulator() -> None:
     "Enterprise-only fields) or enterprise (no widget limit, 200 hostnames).",
 )
 @click.option(
+    "--china-network/--no-china-network",
+    default=None,
+    help="Whether every account holds the China Network entitlement, which creating a "
+    "region 'china' widget needs. Default: only with --plan enterprise (Cloudflare refuses "
+    "it on Free: 'not entitled to create widgets with this region').",
+)
+@click.option(
     "--token",
     envvar="TURNSTILE_SYNC_EMULATOR_TOKEN",
     help="Accept only 'Authorization: Bearer TOKEN', on every route including the stats "
@@ -91,6 +98,7 @@ def emulator_serve(
     port: int,
     db_path: Path,
     account_plan: str,
+    china_network: bool | None,
     token: str | None,
     rate_limit: str,
     latency_ms: float,
@@ -105,6 +113,7 @@ def emulator_serve(
 
     options = EmulatorOptions(
         account_plan=ENTERPRISE if account_plan == "enterprise" else FREE,
+        china_network=account_plan == "enterprise" if china_network is None else china_network,
         require_auth=True,
         token=token,
         rate_limit=RateLimit.parse(rate_limit),

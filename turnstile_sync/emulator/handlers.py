@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 
 from turnstile_sync.emulator.backend import ORDER_COLUMNS, Backend
 from turnstile_sync.emulator.errors import CODE_INVALID_REQUEST, EmulatorError, invalid
-from turnstile_sync.hostnames import normalise_hostname
+from turnstile_sync.emulator.hostnames import HostnameRefused, canonical_hostname
 
 MIN_PER_PAGE = 5
 MAX_PER_PAGE = 1000
@@ -23,7 +23,7 @@ DEFAULT_PER_PAGE = 25
 
 
 class WidgetRequest(BaseModel):
-    """The create/update body of Cloudflare's schema: name, mode, domains required."""
+    """The create body of Cloudflare's schema: name, mode, domains required."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -35,6 +35,17 @@ class WidgetRequest(BaseModel):
     bot_fight_mode: StrictBool | None = None
     ephemeral_id: StrictBool | None = None
     offlabel: StrictBool | None = None
+
+
+class WidgetUpdate(WidgetRequest):
+    """The update body as Cloudflare accepts it: every field optional, and a field left out
+    keeps its value, so ``{"domains": [...]}`` alone works (cloudflare-go PR #3594, by a
+    Cloudflare engineer; the docs' curl examples). The OpenAPI schema still marks name, mode
+    and domains required; the API does not enforce it."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=254)] | None = None  # type: ignore[assignment]
+    mode: Literal["non-interactive", "invisible", "managed"] | None = None  # type: ignore[assignment]
+    domains: list[str] | None = None  # type: ignore[assignment]
 
 
 class RotateRequest(BaseModel):
@@ -97,24 +108,27 @@ def _validation_errors(error: ValidationError) -> EmulatorError:
     return EmulatorError.many(400, problems)
 
 
-async def _widget_fields(request: Request) -> dict[str, Any]:
+async def _widget_fields(request: Request, model: type[WidgetRequest]) -> dict[str, Any]:
+    """The body's fields, validated; only those the body gives (None is "not given")."""
     data = await _json_body(request)
     if not isinstance(data, dict):
         raise invalid("request body must be a JSON object")
     try:
-        body = WidgetRequest.model_validate(data)
+        body = model.model_validate(data)
     except ValidationError as error:
         raise _validation_errors(error) from None
+    fields = body.model_dump(exclude_none=True)
+    if body.domains is None:
+        return fields
     problems: list[tuple[int, str]] = []
     domains: set[str] = set()
     for index, hostname in enumerate(body.domains):
         try:
-            domains.add(normalise_hostname(hostname))
-        except ValueError as error:
+            domains.add(canonical_hostname(hostname))
+        except HostnameRefused as error:
             problems.append((CODE_INVALID_REQUEST, f"domains[{index}]: {error}"))
     if problems:
         raise EmulatorError.many(400, problems)
-    fields = body.model_dump(exclude_none=True)
     fields["domains"] = sorted(domains)
     return fields
 
@@ -172,7 +186,7 @@ async def list_widgets(request: Request) -> JSONResponse:
 
 
 async def create_widget(request: Request) -> JSONResponse:
-    fields = await _widget_fields(request)
+    fields = await _widget_fields(request, WidgetRequest)
     return success(_backend(request).create(request.path_params["account_id"], fields))
 
 
@@ -182,7 +196,7 @@ async def get_widget(request: Request) -> JSONResponse:
 
 
 async def update_widget(request: Request) -> JSONResponse:
-    fields = await _widget_fields(request)
+    fields = await _widget_fields(request, WidgetUpdate)
     params = request.path_params
     return success(_backend(request).update(params["account_id"], params["sitekey"], fields))
 

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import re
 from pathlib import Path
 
 from starlette.requests import ClientDisconnect
@@ -95,6 +96,47 @@ def _credential_key(headers: dict[str, str], options: EmulatorOptions) -> str | 
     return None if options.require_auth else "anonymous"
 
 
+_GLOBAL_API_KEY = re.compile(r"\A[0-9a-f]{37}\Z")
+"""The shape of a Global API Key (37 hex digits): an API token sent as X-Auth-Key is refused
+with 6103 (cloudflare-typescript issue #161); the exact format check is a guess."""
+
+
+def _malformed_credentials(headers: dict[str, str]) -> bytes | None:
+    """Cloudflare's 400 for credential headers it cannot even parse, or None.
+
+    Its answer (cloudflare-typescript issue #161; many DDNS clients' logs) is code 6003
+    "Invalid request headers" with the header named in ``error_chain``: 6111 for
+    Authorization, 6103 for X-Auth-Key. Well-formed but wrong credentials stay 403.
+    """
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if (
+            scheme.lower() == "bearer"
+            and token.strip()
+            and not any(c.isspace() for c in token.strip())
+        ):
+            return None
+        chain = (6111, "Invalid format for Authorization header")
+    elif "x-auth-key" in headers and not _GLOBAL_API_KEY.match(headers["x-auth-key"].strip()):
+        chain = (6103, "Invalid format for X-Auth-Key header")
+    else:
+        return None
+    body = {
+        "success": False,
+        "errors": [
+            {
+                "code": 6003,
+                "message": "Invalid request headers",
+                "error_chain": [{"code": chain[0], "message": chain[1]}],
+            }
+        ],
+        "messages": [],
+        "result": None,
+    }
+    return json.dumps(body).encode()
+
+
 def _same_secret(given: str, expected: str) -> bool:
     """Constant-time, so response timing does not reveal how much of a guess was right."""
     return hmac.compare_digest(
@@ -110,6 +152,11 @@ def _declared_length(headers: dict[str, str]) -> int | None:
     """The Content-Length a client announced; None when absent (chunked) or unreadable."""
     value = headers.get("content-length", "").strip()
     return int(value) if value.isdigit() else None
+
+
+def _client_host(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def _request_line(scope: Scope) -> str:
@@ -174,55 +221,9 @@ class EmulatorMiddleware:
         faults = self.options.faults
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
-        key = _credential_key(exchange.headers, self.options)
-        if key is None:
-            self.stats.fault("auth_refused")
-            await exchange.reply(*_envelope(403, CODE_AUTH, "Authentication error"))
+        if await self._refused_at_the_edge(scope, exchange):
             return
-        declared = _declared_length(exchange.headers)
-        if declared is not None and declared > self.options.max_body_bytes:
-            # Answered before a byte of the body is read; a chunked body is counted as it
-            # streams in (``_Exchange.receive``).
-            exchange.oversized = True
-            error = body_too_large(self.options.max_body_bytes)
-            await exchange.reply(*_envelope(error.status, *error.errors[0]))
-            return
-        if self._limiter is not None:
-            decision = self._limiter.check(key)
-            exchange.extra_headers += [
-                (
-                    b"ratelimit",
-                    f'"default";r={decision.remaining};t={decision.reset_seconds}'.encode(),
-                ),
-                (b"ratelimit-policy", self._limiter.policy_header().encode()),
-            ]
-            if not decision.allowed:
-                self.stats.fault("rate_limited")
-                await exchange.reply(
-                    *_envelope(
-                        429,
-                        CODE_RATE_LIMITED,
-                        "Please wait and consider throttling your request speed",
-                    ),
-                    retry_after=decision.reset_seconds,
-                )
-                return
-        if faults.error_rate and self._random.random() < faults.error_rate:
-            self.stats.fault("error")
-            await exchange.reply(
-                *_envelope(
-                    503, CODE_UNAVAILABLE, "Service temporarily unavailable (injected fault)"
-                )
-            )
-            return
-        if faults.throttle_rate and self._random.random() < faults.throttle_rate:
-            self.stats.fault("throttle")
-            await exchange.reply(
-                *_envelope(
-                    429, CODE_RATE_LIMITED, "Please wait and consider throttling your request speed"
-                ),
-                retry_after=THROTTLE_RETRY_AFTER,
-            )
+        if await self._injected_failure(exchange):
             return
         drop = bool(faults.drop_rate) and self._random.random() < faults.drop_rate
         try:
@@ -245,6 +246,73 @@ class EmulatorMiddleware:
             exchange.status = "dropped"
             if not _abort_server_connection(exchange.client_send):
                 raise DroppedConnection("connection dropped after the request was performed")
+
+    async def _refused_at_the_edge(self, scope: Scope, exchange: _Exchange) -> bool:
+        """Rate limit, credentials and body size, as Cloudflare's edge checks them before
+        the API runs; True when the request was answered here."""
+        key = _credential_key(exchange.headers, self.options)
+        if self._limiter is not None:
+            # Every answer carries the limit, errors included (fundamentals/api/reference/
+            # limits); a caller without valid credentials is counted by address.
+            decision = self._limiter.check(key or f"address:{_client_host(scope)}")
+            exchange.extra_headers += [
+                (
+                    b"ratelimit",
+                    f'"default";r={decision.remaining};t={decision.reset_seconds}'.encode(),
+                ),
+                (b"ratelimit-policy", self._limiter.policy_header().encode()),
+            ]
+            if not decision.allowed:
+                self.stats.fault("rate_limited")
+                await exchange.reply(
+                    *_envelope(
+                        429,
+                        CODE_RATE_LIMITED,
+                        "Please wait and consider throttling your request speed",
+                    ),
+                    retry_after=decision.reset_seconds,
+                )
+                return True
+        malformed = _malformed_credentials(exchange.headers)
+        if malformed is not None:
+            self.stats.fault("auth_refused")
+            await exchange.reply(400, malformed)
+            return True
+        if key is None:
+            self.stats.fault("auth_refused")
+            await exchange.reply(*_envelope(403, CODE_AUTH, "Authentication error"))
+            return True
+        declared = _declared_length(exchange.headers)
+        if declared is not None and declared > self.options.max_body_bytes:
+            # Answered before a byte of the body is read; a chunked body is counted as it
+            # streams in (``_Exchange.receive``).
+            exchange.oversized = True
+            error = body_too_large(self.options.max_body_bytes)
+            await exchange.reply(*_envelope(error.status, *error.errors[0]))
+            return True
+        return False
+
+    async def _injected_failure(self, exchange: _Exchange) -> bool:
+        """A 503 or a spurious 429 drawn from the fault options; True when one was sent."""
+        faults = self.options.faults
+        if faults.error_rate and self._random.random() < faults.error_rate:
+            self.stats.fault("error")
+            await exchange.reply(
+                *_envelope(
+                    503, CODE_UNAVAILABLE, "Service temporarily unavailable (injected fault)"
+                )
+            )
+            return True
+        if faults.throttle_rate and self._random.random() < faults.throttle_rate:
+            self.stats.fault("throttle")
+            await exchange.reply(
+                *_envelope(
+                    429, CODE_RATE_LIMITED, "Please wait and consider throttling your request speed"
+                ),
+                retry_after=THROTTLE_RETRY_AFTER,
+            )
+            return True
+        return False
 
     async def _stats_endpoint(self, scope: Scope, send: Send) -> None:
         """Read (GET) or reset (DELETE) the counters; behind the token like every route."""

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from turnstile_sync.emulator.backend import FREE, AccountPlan
+from turnstile_sync.emulator.ratelimit import CLOUDFLARE_RATE_LIMIT, RateLimit
 from turnstile_sync.errors import ConfigError
-from turnstile_sync.ratelimit import CLOUDFLARE_RATE_LIMIT, RateLimit
 
 __all__ = ["CLOUDFLARE_RATE_LIMIT", "MAX_BODY_BYTES", "EmulatorOptions", "Faults", "RateLimit"]
 
@@ -45,6 +45,11 @@ class Faults:
 @dataclass(frozen=True)
 class EmulatorOptions:
     account_plan: AccountPlan = FREE
+    china_network: bool = True
+    """The account holds the China Network entitlement (creating region 'china' needs it).
+    True here so the in-process emulator, which has no plan option, runs specs with
+    ``region: china`` such as examples/widgets.yaml; ``emulator serve`` derives it from
+    ``--plan`` (free: refused, as Cloudflare refuses) unless ``--[no-]china-network`` says."""
     require_auth: bool = False
     """Served emulators check credentials like Cloudflare; the in-process one needs none."""
     token: str | None = None

@@ -4,17 +4,58 @@ Cloudflare allows 1,200 requests per five minutes per user, and "if you exceed t
 API calls for the next five minutes will be blocked" (fundamentals/api/reference/limits). So a
 burst up to the budget passes (no fixed 4 requests/s pace), and the first request over it
 starts a block of one whole window, answered 429 with ``retry-after``.
+
+The emulator defines its own ``RateLimit`` rather than importing the client's: the server's
+rule and the client's pacing are two sides that tests hold against each other, so neither may
+be the other by construction.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from turnstile_sync.ratelimit import RateLimit
+from turnstile_sync.errors import ConfigError
+from turnstile_sync.quoting import quoted
+
+_SPEC = re.compile(r"\A\s*([0-9]{1,7})\s*/\s*([0-9]{1,5}(?:\.[0-9]{1,6})?)\s*\Z")
+MAX_REQUESTS = 1_000_000
+MAX_WINDOW = 86_400.0
+"""A day: a longer window is no rehearsal anyone would wait for."""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``requests`` per sliding window of ``seconds``, per credential."""
+
+    requests: int
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit | None:
+        """``N/SECONDS`` such as ``1200/300``; ``off``, ``none`` or ``0`` turn the limit off."""
+        if text.strip().lower() in {"off", "none", "0"}:
+            return None
+        match = _SPEC.match(text)
+        if match:
+            requests, seconds = int(match.group(1)), float(match.group(2))
+            if 1 <= requests <= MAX_REQUESTS and 0 < seconds <= MAX_WINDOW:
+                return cls(requests, seconds)
+        raise ConfigError(
+            f"rate limit {quoted(text)} is not N/SECONDS (e.g. 1200/300, N at most "
+            f"{MAX_REQUESTS:,}, SECONDS at most {MAX_WINDOW:,g}) or 'off'"
+        )
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{self.seconds:g}"
+
+
+CLOUDFLARE_RATE_LIMIT = RateLimit(1200, 300)
+"""1,200 requests per five minutes per user (fundamentals/api/reference/limits)."""
 
 _SWEEP_ABOVE = 10_000
 """Credentials remembered before idle ones are swept out (a sweep is linear, so it runs

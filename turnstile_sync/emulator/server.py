@@ -25,7 +25,12 @@ def build_app(backend: Backend, options: EmulatorOptions, stats: Stats) -> ASGIA
 
 
 def open_backend(db_path: str | Path, options: EmulatorOptions) -> Backend:
-    return Backend(db_path, account_plan=options.account_plan, seed=options.faults.seed)
+    return Backend(
+        db_path,
+        account_plan=options.account_plan,
+        china_network=options.china_network,
+        seed=options.faults.seed,
+    )
 
 
 class EmulatorTransport(httpx.ASGITransport):
