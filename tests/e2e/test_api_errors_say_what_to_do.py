@@ -68,13 +68,13 @@ def test_a_refused_key_pair_names_both_variables(write_spec, guarded_api):
     env = {
         "CLOUDFLARE_BASE_URL": guarded_api,
         "CLOUDFLARE_EMAIL": "ops@example.com",
-        "CLOUDFLARE_API_KEY": "global-key-value",
+        "CLOUDFLARE_API_KEY": "0123456789abcdef0123456789abcdef01234",
     }
     result = run_cli(["apply", str(spec), "--auto-approve"], env=env)
     assert result.exit_code == 1
     assert "The API refused the key in CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY" in result.stderr
     assert f"CLOUDFLARE_API_TOKEN with the {WRITE} permission" in result.stderr
-    assert "global-key-value" not in result.stderr + result.stdout
+    assert "0123456789abcdef0123456789abcdef01234" not in result.stderr + result.stdout
 
 
 def test_a_wrong_base_path_shows_the_url_called_and_the_expected_form(write_spec, guarded_api):

@@ -53,7 +53,9 @@ def test_a_targeted_markdown_plan_opens_with_a_callout(write_spec, target):
     spec = drifting_shop(write_spec, target)
     result = target.run(["plan", str(spec), "--target", "checkout-*", "--format", "markdown"])
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.startswith(
+    title, callout = result.stdout.split("\n", 1)
+    assert title.startswith("### turnstile-sync plan: ")
+    assert callout.startswith(
         "> [!IMPORTANT]\n> **Targeted plan:** only 2 of 4 widget(s) considered (`--target` "
         "`checkout-*`); other changes may be pending."
     )
