@@ -19,6 +19,7 @@ from pathlib import Path
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from turnstile_sync.emulator.control import CONTROL_PATHS
 from turnstile_sync.emulator.errors import (
     CODE_AUTH,
     CODE_RATE_LIMITED,
@@ -28,6 +29,7 @@ from turnstile_sync.emulator.errors import (
 from turnstile_sync.emulator.options import EmulatorOptions
 from turnstile_sync.emulator.ratelimit import SlidingWindowLimiter
 from turnstile_sync.emulator.requestlog import append_exchange
+from turnstile_sync.emulator.siteverify import SITEVERIFY_PATH
 from turnstile_sync.emulator.stats import Stats, operation_of
 from turnstile_sync.errors import TurnstileSyncError
 
@@ -158,7 +160,10 @@ class EmulatorMiddleware:
             return
         exchange = _Exchange(scope, receive, send, self.options.max_body_bytes)
         try:
-            await self._handle(scope, exchange)
+            if scope["path"].rstrip("/") in (SITEVERIFY_PATH, *CONTROL_PATHS):
+                await self._challenges(scope, exchange)
+            else:
+                await self._handle(scope, exchange)
         except asyncio.CancelledError:
             # The caller gave up (a cancelled task, a server shutting down): worth a line, and
             # the cancellation must go on.
@@ -245,6 +250,29 @@ class EmulatorMiddleware:
             exchange.status = "dropped"
             if not _abort_server_connection(exchange.client_send):
                 raise DroppedConnection("connection dropped after the request was performed")
+
+    async def _challenges(self, scope: Scope, exchange: _Exchange) -> None:
+        """siteverify lives on challenges.cloudflare.com, not the API: no API credentials, rate
+        limit or API-shaped injected failures, only the latency. The emulator's own endpoints
+        (minting tokens, the clock) sit behind --token when it is set, like the stats."""
+        if self.options.faults.latency_ms:
+            await asyncio.sleep(self.options.faults.latency_ms / 1000)
+        if (
+            scope["path"].rstrip("/") in CONTROL_PATHS
+            and self.options.token is not None
+            and _credential_key(exchange.headers, self.options) is None
+        ):
+            self.stats.fault("auth_refused")
+            await exchange.reply(*_envelope(403, CODE_AUTH, "Authentication error"))
+            return
+        try:
+            await self.app(scope, exchange.receive, exchange.send_to_client)
+        except ClientDisconnect:
+            exchange.status = "disconnected"
+        except Exception:
+            log.exception("emulator internal error on %s", _request_line(scope))
+            if exchange.status == 500 and not exchange.response_body:
+                await exchange.reply(*_envelope(500, 10001, "emulator internal error"))
 
     async def _stats_endpoint(self, scope: Scope, send: Send) -> None:
         """Read (GET) or reset (DELETE) the counters; behind the token like every route."""
