@@ -142,6 +142,7 @@ class Backend:
         self._random_key = _key_maker(seed)
         self._last_timestamp = ""
         self._clock_offset = timedelta(0)
+        self._frozen_at: datetime | None = None
         self.tokens = TokenStore(self._db)
         """Siteverify tokens minted for this emulator's widgets (``POST /__emulator/tokens``)."""
 
@@ -342,8 +343,20 @@ class Backend:
         return valid
 
     def now(self) -> datetime:
-        """The emulator's time: the clock it was given, plus however far it was moved on."""
-        return self._clock() + self._clock_offset
+        """The emulator's time: the clock it was given (or the moment it was frozen at), plus
+        however far it was moved on."""
+        base = self._frozen_at if self._frozen_at is not None else self._clock()
+        return base + self._clock_offset
+
+    def freeze_clock(self, frozen: bool) -> datetime:
+        """Stop (or restart) the emulator's time, so a test can hit an expiry to the
+        millisecond; restarting carries on from the frozen moment, never jumping back."""
+        now = self.now()
+        if frozen:
+            self._frozen_at, self._clock_offset = now, timedelta(0)
+        else:
+            self._frozen_at, self._clock_offset = None, now - self._clock()
+        return now
 
     def advance_clock(self, delta: timedelta) -> datetime:
         """Move the emulator's time forward (never back, so timestamps keep increasing), so a

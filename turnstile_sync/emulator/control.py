@@ -12,7 +12,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 from pydantic import Field as PydanticField
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -52,7 +60,8 @@ class MintRequest(BaseModel):
 class ClockRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    advance_seconds: StrictInt | StrictFloat
+    advance_seconds: StrictInt | StrictFloat = 0
+    frozen: StrictBool | None = None
 
 
 async def _object_body(request: Request) -> dict[str, object]:
@@ -127,7 +136,8 @@ async def mint_token(request: Request) -> JSONResponse:
 
 
 async def clock(request: Request) -> JSONResponse:
-    """GET: the emulator's time. POST ``{"advance_seconds": N}``: move it forward N seconds."""
+    """GET: the emulator's time. POST ``{"frozen": true|false, "advance_seconds": N}``: stop
+    or restart it, then move it forward N seconds."""
     backend = _backend(request)
     if request.method == "POST":
         try:
@@ -139,6 +149,8 @@ async def clock(request: Request) -> JSONResponse:
             raise invalid(
                 f"advance_seconds must be between 0 and {int(_MAX_ADVANCE.total_seconds())}"
             )
+        if body.frozen is not None:
+            backend.freeze_clock(body.frozen)
         backend.advance_clock(timedelta(seconds=seconds))
     now = challenge_timestamp(backend.now())
     return JSONResponse({"success": True, "errors": [], "messages": [], "result": {"now": now}})

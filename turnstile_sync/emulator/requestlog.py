@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 REDACTED = "<redacted>"
 
@@ -33,7 +34,15 @@ def _redacted_json(raw: bytes) -> Any:
     try:
         return _redact(json.loads(raw))
     except (ValueError, RecursionError):
-        return raw.decode("utf-8", errors="replace")
+        text = raw.decode("utf-8", errors="replace")
+    if "secret" not in text.lower():
+        return text
+    # A siteverify form carries the widget's secret: logged as its fields, secret redacted;
+    # any other body that mentions one (multipart, malformed) is not logged at all.
+    try:
+        return _redact(dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True)))
+    except ValueError:
+        return REDACTED
 
 
 def append_exchange(

@@ -30,6 +30,8 @@ def read_fields(content_type: str, raw: bytes) -> dict[str, str]:
     """The siteverify fields the body gives (unknown fields are ignored, as a form would be);
     a JSON ``null`` counts as not given (``remoteip: ip`` with no IP, as the docs' example
     would send it)."""
+    if not raw.strip():
+        return {}  # nothing sent (``curl -X POST``): every required field is missing
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/json":
         pairs = _json_pairs(raw)
