@@ -537,6 +537,8 @@ def test_secrets_sent_to_siteverify_never_reach_the_request_log(served):
     served.verify(secret=widget["secret"], response=token)
     served.verify_json({"secret": widget["secret"], "response": token})
     _multipart(served.http, served.siteverify_url, {"secret": widget["secret"], "response": "t"})
+    malformed = f"secret={widget['secret']}&response=a b&secret".encode()
+    assert _post_raw(served, malformed, FORM).status_code == 200
     logged = served.log.read_text()
     assert widget["secret"] not in logged
     records = [json.loads(line) for line in logged.splitlines()]
