@@ -548,6 +548,20 @@ def test_secrets_sent_to_siteverify_never_reach_the_request_log(served):
 # --- the gate of the emulator's own endpoints ------------------------------------------------
 
 
+def test_error_rate_makes_siteverify_answer_internal_error(tmp_path: Path):
+    with served_emulator(tmp_path / "faulty.sqlite3", "--error-rate", "1") as base_url:
+        root = base_url.removesuffix("/client/v4")
+        answer = httpx.post(
+            root + "/turnstile/v0/siteverify", data={"secret": PASSES, "response": DUMMY}
+        )
+        minted = httpx.post(root + "/__emulator/tokens", json={"sitekey": "x", "hostname": "a"})
+    assert (answer.status_code, answer.json()) == (
+        200,
+        {"success": False, "error-codes": ["internal-error"]},
+    )
+    assert minted.status_code == 404  # the emulator's own endpoints are never faulted
+
+
 def test_token_option_guards_minting_and_the_clock_but_not_siteverify(tmp_path: Path):
     with served_emulator(
         tmp_path / "gated.sqlite3", "--token", "right", "--rate-limit", "2/60"

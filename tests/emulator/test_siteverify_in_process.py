@@ -46,3 +46,14 @@ async def test_in_process_siteverify_follows_the_tests_clock():
     assert late.json() == {"success": False, "error-codes": ["timeout-or-duplicate"]}
     assert on_time.json()["success"] is True
     assert on_time.json()["challenge_ts"] == "2026-01-01T00:03:20.000Z"
+
+
+async def test_a_state_file_that_fails_is_a_retryable_internal_error():
+    transport = EmulatorTransport(Backend(":memory:"))
+    transport.backend.close()  # every query now fails, as a locked or vanished file would
+    async with httpx.AsyncClient(transport=transport, base_url=ROOT) as http:
+        answer = await http.post(
+            "/turnstile/v0/siteverify", data={"secret": "0x4AAAAAAAsecret", "response": "0.t"}
+        )
+    assert answer.status_code == 200
+    assert answer.json() == {"success": False, "error-codes": ["internal-error"]}

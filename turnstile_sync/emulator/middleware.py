@@ -29,7 +29,7 @@ from turnstile_sync.emulator.errors import (
 from turnstile_sync.emulator.options import EmulatorOptions
 from turnstile_sync.emulator.ratelimit import SlidingWindowLimiter
 from turnstile_sync.emulator.requestlog import append_exchange
-from turnstile_sync.emulator.siteverify import SITEVERIFY_PATH
+from turnstile_sync.emulator.siteverify import SITEVERIFY_INTERNAL_ERROR, SITEVERIFY_PATH
 from turnstile_sync.emulator.stats import Stats, operation_of
 from turnstile_sync.errors import TurnstileSyncError
 
@@ -252,18 +252,25 @@ class EmulatorMiddleware:
                 raise DroppedConnection("connection dropped after the request was performed")
 
     async def _challenges(self, scope: Scope, exchange: _Exchange) -> None:
-        """siteverify lives on challenges.cloudflare.com, not the API: no API credentials, rate
-        limit or API-shaped injected failures, only the latency. The emulator's own endpoints
+        """siteverify lives on challenges.cloudflare.com, not the API: no API credentials or
+        rate limit; the latency applies, and --error-rate answers siteverify's own
+        ``internal-error`` ("the request can be retried"). The emulator's own endpoints
         (minting tokens, the clock) sit behind --token when it is set, like the stats."""
-        if self.options.faults.latency_ms:
-            await asyncio.sleep(self.options.faults.latency_ms / 1000)
+        faults = self.options.faults
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        control = scope["path"].rstrip("/") in CONTROL_PATHS
         if (
-            scope["path"].rstrip("/") in CONTROL_PATHS
+            control
             and self.options.token is not None
             and _credential_key(exchange.headers, self.options) is None
         ):
             self.stats.fault("auth_refused")
             await exchange.reply(*_envelope(403, CODE_AUTH, "Authentication error"))
+            return
+        if not control and faults.error_rate and self._random.random() < faults.error_rate:
+            self.stats.fault("error")
+            await exchange.reply(200, SITEVERIFY_INTERNAL_ERROR)
             return
         try:
             await self.app(scope, exchange.receive, exchange.send_to_client)

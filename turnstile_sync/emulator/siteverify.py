@@ -9,6 +9,8 @@ answer's shape, the error codes, single use, 300 s, idempotency) and
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +35,9 @@ TEST_SECRETS = {
 DUMMY_HOSTNAME = "example.com"
 """The hostname a dummy token validates for: a guess (the docs' example shows 'localhost')."""
 _MAX_SECRET_LENGTH = 256
+SITEVERIFY_INTERNAL_ERROR = json.dumps(
+    {"success": False, "error-codes": ["internal-error"]}
+).encode()
 
 
 def challenge_timestamp(moment: datetime) -> str:
@@ -149,4 +154,8 @@ async def siteverify(request: Request) -> JSONResponse:
     except BadRequest:
         return _answer(failure("bad-request"))
     backend: Backend = request.app.state.backend
-    return _answer(verdict(fields, backend))
+    try:
+        return _answer(verdict(fields, backend))
+    except sqlite3.Error:
+        # The state file is locked or gone: Cloudflare's retryable "internal-error".
+        return _answer(failure("internal-error"))
