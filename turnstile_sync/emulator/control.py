@@ -35,11 +35,11 @@ from turnstile_sync.emulator.tokens import (
     TOKEN_LIFETIME,
     MintRefused,
     Token,
-    canonical_hostname,
     covers,
     custom_value,
     new_ephemeral_id,
     new_token_value,
+    page_hostname,
 )
 
 TOKENS_PATH = "/__emulator/tokens"
@@ -96,7 +96,7 @@ async def mint_token(request: Request) -> JSONResponse:
         raise EmulatorError(404, 10404, f"no widget has the sitekey {body.sitekey!r}")
     _, widget = found
     try:
-        hostname = canonical_hostname(body.hostname)
+        hostname = page_hostname(body.hostname)
         action = custom_value("action", body.action, MAX_ACTION_LENGTH)
         cdata = custom_value("cdata", body.cdata, MAX_CDATA_LENGTH)
     except MintRefused as error:

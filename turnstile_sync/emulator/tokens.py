@@ -48,9 +48,12 @@ class MintRefused(ValueError):
     """A token a real widget would never have issued; the message says why."""
 
 
-def canonical_hostname(raw: str) -> str:
-    """The one call into hostname rules, so the emulator's own rules (rather than the tool's)
-    slot in here when they land; raises MintRefused."""
+def page_hostname(raw: str) -> str:
+    """The hostname a token is minted for, in canonical form, or MintRefused.
+
+    The one call into hostname rules: when the emulator's own rules land
+    (``turnstile_sync.emulator.hostnames.canonical_hostname``, raising a ValueError), they
+    replace the tool's here, and nothing else changes."""
     try:
         return normalise_hostname(raw)
     except ValueError as error:
