@@ -588,3 +588,38 @@ def test_token_option_guards_minting_and_the_clock_but_not_siteverify(tmp_path: 
     assert (refused.status_code, clock.status_code, minted.status_code) == (403, 403, 200)
     assert [a["success"] for a in answers] == [True, False, False]
     assert answers[1]["error-codes"] == ["timeout-or-duplicate"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"advance_seconds": -1}',
+        b'{"advance_seconds": 1e400}',
+        b'{"advance_seconds": NaN}',
+        b'{"advance_seconds": "60"}',
+        b'{"advance_seconds": 400000000}',
+        b'{"frozen": "yes"}',
+        b'{"rewind": 1}',
+        b"[]",
+    ],
+    ids=[
+        "negative",
+        "infinite",
+        "nan",
+        "string",
+        "beyond-ten-years",
+        "frozen-str",
+        "unknown",
+        "list",
+    ],
+)
+def test_the_clock_only_moves_forward_by_sane_amounts(served, body):
+    before = served.http.get(served.root + "/__emulator/clock").json()["result"]["now"]
+    response = served.http.post(
+        served.root + "/__emulator/clock",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    after = served.http.get(served.root + "/__emulator/clock").json()["result"]["now"]
+    assert response.status_code == 400, response.text
+    assert after == before  # frozen, and nothing moved it
