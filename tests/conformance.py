@@ -76,8 +76,65 @@ def _response_schema(operation: dict[str, Any] | None, status: int) -> dict[str,
     return schema
 
 
+SITEVERIFY_ERROR_CODES = [
+    "missing-input-secret",
+    "invalid-input-secret",
+    "missing-input-response",
+    "invalid-input-response",
+    "bad-request",
+    "timeout-or-duplicate",
+    "internal-error",
+]
+SITEVERIFY_ANSWER = {
+    # developers.cloudflare.com/turnstile/get-started/server-side-validation/: the success and
+    # failure examples, the field list and the error-code table. No other field is allowed.
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["success", "error-codes"],
+    "properties": {
+        "success": {"type": "boolean"},
+        "error-codes": {"type": "array", "items": {"enum": SITEVERIFY_ERROR_CODES}},
+        "challenge_ts": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"},
+        "hostname": {"type": "string"},
+        "action": {"type": "string"},
+        "cdata": {"type": "string"},
+        "metadata": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["ephemeral_id"],
+            "properties": {"ephemeral_id": {"type": "string"}},
+        },
+    },
+}
+
+
+def _check_siteverify(record: dict[str, Any]) -> list[str]:
+    """siteverify is not in the API's schema: its answers are checked against the docs'."""
+    if not isinstance(record["status"], int):
+        return []
+    where = f"{record['method']} {record['path']} -> {record['status']}"
+    answer = record["response"]
+    problems = _validate(SITEVERIFY_ANSWER, answer, f"siteverify answer of {where}")
+    if isinstance(answer, dict) and answer.get("success") is True:
+        problems += [
+            f"siteverify answer of {where}: a success lacks {name!r}"
+            for name in ("challenge_ts", "hostname", "action", "cdata")
+            if name not in answer
+        ]
+        if answer.get("error-codes"):
+            problems.append(f"siteverify answer of {where}: a success carries error codes")
+    elif isinstance(answer, dict) and not answer.get("error-codes"):
+        problems.append(f"siteverify answer of {where}: a failure without error codes")
+    return problems
+
+
 def check_exchange(record: dict[str, Any]) -> list[str]:
     """Every way one logged exchange breaks Cloudflare's schema."""
+    if record["path"].rstrip("/") == "/turnstile/v0/siteverify":
+        # challenges.cloudflare.com's siteverify has its own documented shape.
+        return _check_siteverify(record)
+    if record["path"].startswith("/__emulator/"):
+        return []  # the emulator's own endpoints have no Cloudflare counterpart
     problems: list[str] = []
     status = record["status"]
     name = record["operation"]

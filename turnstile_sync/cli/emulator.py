@@ -46,9 +46,10 @@ def emulator() -> None:
 @click.option(
     "--token",
     envvar="TURNSTILE_SYNC_EMULATOR_TOKEN",
-    help="Accept only 'Authorization: Bearer TOKEN', on every route including the stats "
-    "endpoint. Without it any well-formed credentials are accepted; missing ones are refused "
-    "(403), as Cloudflare does.",
+    help="Accept only 'Authorization: Bearer TOKEN', on every route including the stats, "
+    "token-minting and clock endpoints (siteverify, like Cloudflare's, takes no credentials). "
+    "Without it any well-formed credentials are accepted; missing ones are refused (403), as "
+    "Cloudflare does.",
 )
 @click.option(
     "--rate-limit",
@@ -124,7 +125,9 @@ def emulator_serve(
     click.echo(
         f"Serving Cloudflare's Turnstile widget API at {base} (state: {db_path}).\n"
         f"Point a client at it with CLOUDFLARE_BASE_URL={base}. "
-        f"Stats: http://{host}:{port}/__emulator/stats. Stop with Ctrl-C.",
+        f"Stats: http://{host}:{port}/__emulator/stats. "
+        f"Siteverify: http://{host}:{port}/turnstile/v0/siteverify (tokens from POST "
+        f"http://{host}:{port}/__emulator/tokens). Stop with Ctrl-C.",
         err=True,
     )
     serve(host, port, db_path, options)

@@ -26,9 +26,11 @@ from turnstile_sync.emulator.errors import (
     CODE_ROTATION_IN_GRACE_PERIOD,
     EmulatorError,
     EmulatorStateError,
+    invalid,
     not_found,
 )
 from turnstile_sync.emulator.statefile import prepare_private_state_file
+from turnstile_sync.emulator.tokens import TokenStore
 
 SCHEMA_VERSION = 2
 _MAX_OFFSET = 2**62
@@ -159,6 +161,10 @@ class Backend:
         self._clock = clock
         self._keys = _KeyMaker(seed)
         self._last_timestamp = ""
+        self._clock_offset = timedelta(0)
+        self._frozen_at: datetime | None = None
+        self.tokens = TokenStore(self._db)
+        """Siteverify tokens minted for this emulator's widgets (``POST /__emulator/tokens``)."""
 
     def _migrate(self) -> None:
         """Bring a state file written by an older version up to date, keeping its widgets."""
@@ -183,7 +189,7 @@ class Backend:
 
     def _timestamp(self) -> str:
         """A fresh timestamp that always moves forward, so modified_on changes on every write."""
-        moment = self._clock()
+        moment = self.now()
         stamp = format_timestamp(moment)
         while stamp <= self._last_timestamp:
             moment += timedelta(microseconds=1)
@@ -333,7 +339,7 @@ class Backend:
         """
         with self._transaction() as db:
             row = self._row(account_id, sitekey)
-            now = self._clock()
+            now = self.now()
             expires = row["previous_secret_expires_on"]
             if expires and expires > format_timestamp(now):
                 raise EmulatorError(
@@ -367,9 +373,50 @@ class Backend:
         row = self._row(account_id, sitekey)
         valid = [row["secret"]]
         expires = row["previous_secret_expires_on"]
-        if row["previous_secret"] and expires and expires > format_timestamp(self._clock()):
+        if row["previous_secret"] and expires and expires > format_timestamp(self.now()):
             valid.append(row["previous_secret"])
         return valid
+
+    def now(self) -> datetime:
+        """The emulator's time: the clock it was given (or the moment it was frozen at), plus
+        however far it was moved on."""
+        base = self._frozen_at if self._frozen_at is not None else self._clock()
+        return base + self._clock_offset
+
+    def freeze_clock(self, frozen: bool) -> datetime:
+        """Stop (or restart) the emulator's time, so a test can hit an expiry to the
+        millisecond; restarting carries on from the frozen moment, never jumping back."""
+        now = self.now()
+        if frozen:
+            self._frozen_at, self._clock_offset = now, timedelta(0)
+        else:
+            self._frozen_at, self._clock_offset = None, now - self._clock()
+        return now
+
+    def advance_clock(self, delta: timedelta) -> datetime:
+        """Move the emulator's time forward (never back, so timestamps keep increasing), so a
+        test sees a token expire or a rotation's grace period end without waiting for it."""
+        if delta < timedelta(0):
+            raise invalid("the clock only moves forward")
+        self._clock_offset += delta
+        return self.now()
+
+    def find_by_sitekey(self, sitekey: str) -> tuple[str, dict[str, Any]] | None:
+        """The account and widget holding a sitekey, whatever the account (sitekeys are
+        unique across Cloudflare, and siteverify names no account)."""
+        row = self._db.execute("SELECT * FROM widgets WHERE sitekey = ?", [sitekey]).fetchone()
+        return None if row is None else (row["account_id"], _row_to_widget(row))
+
+    def find_by_secret(self, secret: str) -> dict[str, Any] | None:
+        """The widget a secret validates for now: its current secret, or the previous one while
+        the rotation's 2-hour grace period lasts (never after an immediate invalidation, which
+        keeps no previous secret)."""
+        row = self._db.execute(
+            "SELECT * FROM widgets WHERE secret = ? OR (previous_secret = ? "
+            "AND previous_secret_expires_on > ?) LIMIT 1",
+            [secret, secret, format_timestamp(self.now())],
+        ).fetchone()
+        return None if row is None else _row_to_widget(row)
 
     def _row(self, account_id: str, sitekey: str) -> sqlite3.Row:
         row = self._db.execute(

@@ -20,6 +20,7 @@ from pathlib import Path
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from turnstile_sync.emulator.control import CONTROL_PATHS
 from turnstile_sync.emulator.errors import (
     CODE_AUTH,
     CODE_RATE_LIMITED,
@@ -29,6 +30,7 @@ from turnstile_sync.emulator.errors import (
 from turnstile_sync.emulator.options import EmulatorOptions
 from turnstile_sync.emulator.ratelimit import SlidingWindowLimiter
 from turnstile_sync.emulator.requestlog import append_exchange
+from turnstile_sync.emulator.siteverify import SITEVERIFY_INTERNAL_ERROR, SITEVERIFY_PATH
 from turnstile_sync.emulator.stats import Stats, operation_of
 from turnstile_sync.errors import TurnstileSyncError
 
@@ -205,7 +207,10 @@ class EmulatorMiddleware:
             return
         exchange = _Exchange(scope, receive, send, self.options.max_body_bytes)
         try:
-            await self._handle(scope, exchange)
+            if scope["path"].rstrip("/") in (SITEVERIFY_PATH, *CONTROL_PATHS):
+                await self._challenges(scope, exchange)
+            else:
+                await self._handle(scope, exchange)
         except asyncio.CancelledError:
             # The caller gave up (a cancelled task, a server shutting down): worth a line, and
             # the cancellation must go on.
@@ -313,6 +318,36 @@ class EmulatorMiddleware:
             )
             return True
         return False
+
+    async def _challenges(self, scope: Scope, exchange: _Exchange) -> None:
+        """siteverify lives on challenges.cloudflare.com, not the API: no API credentials or
+        rate limit; the latency applies, and --error-rate answers siteverify's own
+        ``internal-error`` ("the request can be retried"). The emulator's own endpoints
+        (minting tokens, the clock) sit behind --token when it is set, like the stats."""
+        faults = self.options.faults
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        control = scope["path"].rstrip("/") in CONTROL_PATHS
+        if (
+            control
+            and self.options.token is not None
+            and _credential_key(exchange.headers, self.options) is None
+        ):
+            self.stats.fault("auth_refused")
+            await exchange.reply(*_envelope(403, CODE_AUTH, "Authentication error"))
+            return
+        if not control and faults.error_rate and self._random.random() < faults.error_rate:
+            self.stats.fault("error")
+            await exchange.reply(200, SITEVERIFY_INTERNAL_ERROR)
+            return
+        try:
+            await self.app(scope, exchange.receive, exchange.send_to_client)
+        except ClientDisconnect:
+            exchange.status = "disconnected"
+        except Exception:
+            log.exception("emulator internal error on %s", _request_line(scope))
+            if exchange.status == 500 and not exchange.response_body:
+                await exchange.reply(*_envelope(500, 10001, "emulator internal error"))
 
     async def _stats_endpoint(self, scope: Scope, send: Send) -> None:
         """Read (GET) or reset (DELETE) the counters; behind the token like every route."""

@@ -8,10 +8,15 @@ carry credentials) and every ``secret`` value is redacted.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 REDACTED = "<redacted>"
+_URLENCODED = re.compile(r"\A[\w.~%+*-]+=[\w.~%+*-]*(?:&[\w.~%+*-]+=[\w.~%+*-]*)*\Z", re.ASCII)
+"""Only a body that is plainly ``name=value&...`` is read as a form (a multipart body would
+otherwise parse as one field with a long name, its secret unredacted)."""
 
 
 def _redact(value: Any) -> Any:
@@ -33,7 +38,14 @@ def _redacted_json(raw: bytes) -> Any:
     try:
         return _redact(json.loads(raw))
     except (ValueError, RecursionError):
-        return raw.decode("utf-8", errors="replace")
+        text = raw.decode("utf-8", errors="replace")
+    if "secret" not in text.lower():
+        return text
+    # A siteverify form carries the widget's secret: logged as its fields, secret redacted;
+    # any other body that mentions one (multipart, malformed) is not logged at all.
+    if not _URLENCODED.match(text):
+        return REDACTED
+    return _redact(dict(parse_qsl(text, keep_blank_values=True)))
 
 
 def append_exchange(

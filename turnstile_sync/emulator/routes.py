@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from turnstile_sync.emulator import handlers
+from turnstile_sync.emulator import control, handlers, siteverify
 from turnstile_sync.emulator.backend import Backend
 from turnstile_sync.emulator.errors import (
     CODE_METHOD_NOT_ALLOWED,
@@ -56,6 +56,15 @@ ROUTES = [
         _checked(handlers.rotate_secret),
         methods=["POST"],
     ),
+    # challenges.cloudflare.com's siteverify, and the emulator's own test endpoints; any
+    # method reaches them, so each answers a wrong one in its own shape.
+    Route(
+        siteverify.SITEVERIFY_PATH,
+        siteverify.siteverify,
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    ),
+    Route(control.TOKENS_PATH, control.mint_token, methods=["POST"]),
+    Route(control.CLOCK_PATH, control.clock, methods=["GET", "POST"]),
 ]
 
 

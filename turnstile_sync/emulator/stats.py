@@ -16,6 +16,8 @@ _OPERATIONS = [
     ("PUT", re.compile(_ITEM), "update"),
     ("DELETE", re.compile(_ITEM), "delete"),
     ("POST", re.compile(_ROTATE), "rotate_secret"),
+    ("POST", re.compile(r"^/turnstile/v0/siteverify/?$"), "siteverify"),
+    ("POST", re.compile(r"^/__emulator/tokens/?$"), "mint_token"),
 ]
 FAULT_KINDS = ("error", "drop", "throttle", "rate_limited", "auth_refused")
 
