@@ -27,6 +27,7 @@ from turnstile_sync.actions import (
 from turnstile_sync.errors import PlanError
 from turnstile_sync.guards import enforce_guards
 from turnstile_sync.models import SETTINGS_FIELDS, LiveWidget, Spec, WidgetBody, WidgetSpec
+from turnstile_sync.suggestions import did_you_mean
 
 _COMPARED_FIELDS = ("name", *SETTINGS_FIELDS)
 
@@ -177,9 +178,12 @@ def _select(
                 "patterns, which no plan touches"
             )
         else:
+            known = [w.name for w in spec.widgets] + [w.name for w in matching.considered]
+            hint = did_you_mean(target, known)
             problems.append(
-                f"--target {target!r} matches no widget in the spec or the account (targets "
-                "are names, sitekeys or globs such as 'checkout-*')"
+                f"--target {target!r} matches no widget in the spec or the account"
+                + (f"; {hint}" if hint else "")
+                + " (targets are names, sitekeys or globs such as 'checkout-*')"
             )
     return Selection(
         targets=targets,
