@@ -201,6 +201,46 @@ def plan_rows(work: Path, count: int) -> list[Row]:
     return rows
 
 
+def latency_rows(work: Path, count: int, latency_ms: int, runs: int, cap: int | None) -> list[Row]:
+    """Plan time against round-trip latency: the listing's first page tells the total, the
+    rest go out together, so latency should cost two round trips whatever the account's size.
+    Each latency is its own scenario; best of ``runs`` (the noise is the shared machine's)."""
+    db = work / f"latency-{count}.sqlite3"
+    seed(db, count)
+    spec = write_spec(work / f"latency-{count}.yaml", count)
+    capped = ("--per-page-cap", str(cap)) if cap is not None else ()
+    results: list[tuple[int, int, Process]] = []
+    for latency in (0, latency_ms):
+        options = ("--rate-limit", "off", "--latency-ms", str(latency), *capped)
+        with served(db, *options) as emulator:
+            best: Process | None = None
+            sent = 0
+            for _ in range(runs):
+                emulator.reset()
+                result = measured(tool("plan", str(spec), "--detailed-exitcode"), emulator.env())
+                if result.code != 0:
+                    raise SystemExit(f"plan failed ({result.code}):\n{result.stderr[-2000:]}")
+                sent = requests_of(emulator)
+                if best is None or result.seconds < best.seconds:
+                    best = result
+            assert best is not None
+            results.append((latency, sent, best))
+    zero = results[0][2].seconds
+    rows = []
+    where = f", page cap {cap}" if cap is not None else ""
+    for latency, sent, best in results:
+        note = f"best of {runs}"
+        if latency:
+            extra = best.seconds - zero
+            note += (
+                f"; latency cost {extra:.2f} s = {extra * 1000 / latency:.2f} round trips "
+                f"over the 0 ms plan (sequential pages would cost {sent})"
+            )
+        scenario = f"plan, {count:,} widgets{where}, {latency} ms latency"
+        rows.append(Row(scenario, "turnstile-sync", sent, best.seconds, best.peak_mb, note))
+    return rows
+
+
 def apply_rows(
     work: Path, count: int, latency_ms: int, parallelism: int, with_sdk: bool
 ) -> list[Row]:
@@ -350,9 +390,11 @@ def main() -> int:
         for count in sizes:
             rows += plan_rows(work, count)
         if args.smoke:
+            rows += latency_rows(work, 12, latency_ms=5, runs=1, cap=5)
             rows += apply_rows(work, 10, latency_ms=5, parallelism=8, with_sdk=True)
             rows += rate_limited_rows(work, 10, requests=5, window=1)
         else:
+            rows += latency_rows(work, 10_000, latency_ms=200, runs=3, cap=None)
             rows += apply_rows(work, 1_000, latency_ms=50, parallelism=8, with_sdk=True)
             rows += rate_limited_rows(work, 300, requests=100, window=10)
         rows += startup_rows()
