@@ -154,19 +154,19 @@ class TurnstileClient:
         raise ListingError(problems, LIST_ATTEMPTS)
 
     async def _list_once(self) -> tuple[list[LiveWidget], list[str]]:
-        first = await self._list_page(1, LIST_PAGE_SIZE)
+        first, widgets = await self._list_page(1, LIST_PAGE_SIZE)
         layout, problems = Layout.from_first(first, LIST_PAGE_SIZE)
         rest = await _all_or_none(
             [self._list_page(number, layout.size) for number in range(2, layout.pages + 1)]
         )
-        pages = [first, *rest]
-        problems += check_pages(pages, layout)
-        widgets = [
-            _parse(LiveWidget, item, "list widgets") for page in pages for item in page.items
-        ]
+        problems += check_pages([first, *(page for page, _ in rest)], layout)
+        for _, more in rest:
+            widgets += more
         return widgets, problems
 
-    async def _list_page(self, number: int, size: int) -> Page:
+    async def _list_page(self, number: int, size: int) -> tuple[Page, list[LiveWidget]]:
+        """One page, read and parsed as soon as it arrives (while later pages are still on
+        their way)."""
         payload = await self._caller.call(
             "list widgets",
             "GET",
@@ -179,9 +179,10 @@ class TurnstileClient:
             },
         )
         try:
-            return Page.read(number, payload)
+            page = Page.read(number, payload)
         except MalformedPageError as error:
             raise _unexpected("list widgets", str(error)) from None
+        return page, [_parse(LiveWidget, item, "list widgets") for item in page.items]
 
     async def get_widget(self, sitekey: str) -> WidgetDetail:
         payload = await self._caller.call("get widget", "GET", f"{self._widgets_path}/{sitekey}")
