@@ -8,9 +8,11 @@ endpoint, so they count what each client actually sent.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -201,6 +203,87 @@ def plan_rows(work: Path, count: int) -> list[Row]:
     return rows
 
 
+def _time_listing(emulator: Emulator) -> float:
+    """Seconds for the client's list_widgets alone, in this process: the part latency acts on,
+    without process start and spec loading (which dominate, and vary, on a busy machine)."""
+    import asyncio
+
+    from pydantic import SecretStr
+
+    from turnstile_sync.client import Credentials, TurnstileClient
+
+    async def listing() -> float:
+        credentials = Credentials(token=SecretStr("bench"))
+        async with TurnstileClient(
+            ACCOUNT, credentials, base_url=emulator.base_url, rate_limit=None
+        ) as client:
+            started = time.perf_counter()
+            await client.list_widgets()
+            return time.perf_counter() - started
+
+    return asyncio.run(listing())
+
+
+def latency_rows(work: Path, count: int, latency_ms: int, runs: int, cap: int | None) -> list[Row]:
+    """Plan time against round-trip latency: the listing's first page tells the total, the
+    rest go out together, so latency should cost two round trips whatever the account's size.
+
+    Two emulators are served side by side (0 ms and ``latency_ms``, each on its own copy of
+    the same account) and the plans alternate between them, so both see the same load on a
+    shared machine; each reports its best of ``runs``.
+    """
+    source = work / f"latency-{count}.sqlite3"
+    seed(source, count)
+    spec = write_spec(work / f"latency-{count}.yaml", count)
+    capped = ("--per-page-cap", str(cap)) if cap is not None else ()
+    latencies = (0, latency_ms)
+    best: dict[int, Process] = {}
+    sent: dict[int, int] = {}
+    with contextlib.ExitStack() as stack:
+        emulators = {}
+        for latency in latencies:
+            db = work / f"latency-{count}-{latency}.sqlite3"
+            shutil.copyfile(source, db)
+            options = ("--rate-limit", "off", "--latency-ms", str(latency), *capped)
+            emulators[latency] = stack.enter_context(served(db, *options))
+        for _ in range(runs):
+            for latency, emulator in emulators.items():
+                emulator.reset()
+                result = measured(tool("plan", str(spec), "--detailed-exitcode"), emulator.env())
+                if result.code != 0:
+                    raise SystemExit(f"plan failed ({result.code}):\n{result.stderr[-2000:]}")
+                sent[latency] = requests_of(emulator)
+                if latency not in best or result.seconds < best[latency].seconds:
+                    best[latency] = result
+        listing = {latency: float("inf") for latency in latencies}
+        for _ in range(runs):
+            for latency, emulator in emulators.items():
+                listing[latency] = min(listing[latency], _time_listing(emulator))
+    rows = []
+    where = f", page cap {cap}" if cap is not None else ""
+    for latency in latencies:
+        note = f"best of {runs}; listing alone {listing[latency]:.2f} s"
+        if latency:
+            extra = best[latency].seconds - best[0].seconds
+            alone = listing[latency] - listing[0]
+            note += (
+                f"; latency cost {extra:.2f} s = {extra * 1000 / latency:.2f} round trips "
+                f"over the 0 ms plan, listing alone {alone * 1000 / latency:.2f} (pages one "
+                f"after another: {sent[latency]})"
+            )
+        scenario = f"plan, {count:,} widgets{where}, {latency} ms latency"
+        row = Row(
+            scenario,
+            "turnstile-sync",
+            sent[latency],
+            best[latency].seconds,
+            best[latency].peak_mb,
+            note,
+        )
+        rows.append(row)
+    return rows
+
+
 def apply_rows(
     work: Path, count: int, latency_ms: int, parallelism: int, with_sdk: bool
 ) -> list[Row]:
@@ -350,9 +433,11 @@ def main() -> int:
         for count in sizes:
             rows += plan_rows(work, count)
         if args.smoke:
+            rows += latency_rows(work, 12, latency_ms=5, runs=1, cap=5)
             rows += apply_rows(work, 10, latency_ms=5, parallelism=8, with_sdk=True)
             rows += rate_limited_rows(work, 10, requests=5, window=1)
         else:
+            rows += latency_rows(work, 10_000, latency_ms=200, runs=7, cap=None)
             rows += apply_rows(work, 1_000, latency_ms=50, parallelism=8, with_sdk=True)
             rows += rate_limited_rows(work, 300, requests=100, window=10)
         rows += startup_rows()

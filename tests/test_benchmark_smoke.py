@@ -18,6 +18,7 @@ from tests.conftest import REPO_ROOT
 PLAN = "plan, 12 widgets (no changes)"
 APPLY = "apply, 10 updates, 5 ms latency"
 LIMITED = "apply, 10 updates, emulator limit 5/1"
+CAPPED = "plan, 12 widgets, page cap 5, {} ms latency"
 
 
 def test_bench_smoke_runs_and_counts_requests():
@@ -43,6 +44,8 @@ def test_bench_smoke_runs_and_counts_requests():
         (PLAN, "turnstile-sync"),
         (PLAN, "Python SDK script"),
         (PLAN, "Terraform-style refresh"),
+        (CAPPED.format(0), "turnstile-sync"),
+        (CAPPED.format(5), "turnstile-sync"),
         (APPLY, "turnstile-sync"),
         (APPLY, "Python SDK script"),
         (LIMITED, "turnstile-sync"),
@@ -58,6 +61,9 @@ def test_bench_smoke_runs_and_counts_requests():
     assert requests[(PLAN, "Python SDK script")] == 2  # 25 a page, then an empty page
     assert requests[(PLAN, "Terraform-style refresh")] == 12
     assert requests[(APPLY, "turnstile-sync")] == 12  # one list, ten PUTs, one verifying list
+    # 12 widgets at 5 a page: three pages, the last two fetched together, none repeated
+    assert requests[(CAPPED.format(0), "turnstile-sync")] == 3
+    assert requests[(CAPPED.format(5), "turnstile-sync")] == 3
     # Under the 5/1 limit: the same twelve, plus one retry for each 429 met (a 429 changes
     # nothing), however many scheduling caused.
     refused = re.search(r"429s received: (\d+)", rows[(LIMITED, "turnstile-sync")][9])

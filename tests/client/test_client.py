@@ -63,8 +63,8 @@ async def test_list_pages_with_the_largest_page_size():
     assert route.call_count == 2
     params = [dict(call.request.url.params) for call in route.calls]
     assert params == [
-        {"page": "1", "per_page": "1000", "order": "created_on"},
-        {"page": "2", "per_page": "1000", "order": "created_on"},
+        {"page": "1", "per_page": "1000", "order": "created_on", "direction": "asc"},
+        {"page": "2", "per_page": "1000", "order": "created_on", "direction": "asc"},
     ]
     assert widgets[0].domains == ("a.example.com", "b.example.com")
 
@@ -80,16 +80,14 @@ async def test_list_stops_at_total_count_without_an_extra_request():
 
 
 @respx.mock
-async def test_list_without_total_count_stops_at_an_empty_page():
+async def test_list_without_total_count_is_an_error_not_a_guess():
     route = respx.get(WIDGETS).mock(
-        side_effect=[
-            httpx.Response(200, json=page([item(i) for i in range(1000)], 1, None)),
-            httpx.Response(200, json=page([], 2, None)),
-        ]
+        return_value=httpx.Response(200, json=page([item(i) for i in range(1000)], 1, None))
     )
     async with client() as api:
-        assert len(await api.list_widgets()) == 1000
-    assert route.call_count == 2
+        with pytest.raises(ApiError, match=r"page 1: result_info.total_count is missing"):
+            await api.list_widgets()
+    assert route.call_count == 1
 
 
 @respx.mock

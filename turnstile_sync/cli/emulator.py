@@ -86,6 +86,12 @@ def emulator() -> None:
     callback=finite,
     help="Probability of a spurious 429 with retry-after.",
 )
+@click.option(
+    "--per-page-cap",
+    type=click.IntRange(min=1),
+    help="Serve at most N widgets per list page whatever per_page asks, echoing N in "
+    "result_info.per_page (a silent page-size cap, to rehearse listing large accounts).",
+)
 @click.option("--seed", type=int, help="Seed for faults, sitekeys and secrets: reproducible runs.")
 @click.option(
     "--log",
@@ -106,6 +112,7 @@ def emulator_serve(
     error_rate: float,
     drop_rate: float,
     throttle_rate: float,
+    per_page_cap: int | None,
     seed: int | None,
     request_log: Path | None,
 ) -> int:
@@ -118,7 +125,14 @@ def emulator_serve(
         require_auth=True,
         token=token,
         rate_limit=RateLimit.parse(rate_limit),
-        faults=Faults(latency_ms, error_rate, drop_rate, throttle_rate, seed),
+        faults=Faults(
+            latency_ms=latency_ms,
+            error_rate=error_rate,
+            drop_rate=drop_rate,
+            throttle_rate=throttle_rate,
+            seed=seed,
+            per_page_cap=per_page_cap,
+        ),
         request_log=request_log,
     )
     base = f"http://{host}:{port}/client/v4"

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from turnstile_sync.emulator.backend import ORDER_COLUMNS, Backend
 from turnstile_sync.emulator.errors import CODE_INVALID_REQUEST, EmulatorError, invalid
 from turnstile_sync.emulator.hostnames import HostnameRefused, canonical_hostname
+from turnstile_sync.emulator.options import EmulatorOptions
 
 MIN_PER_PAGE = 5
 MAX_PER_PAGE = 1000
@@ -167,10 +168,18 @@ def _filter_param(request: Request) -> dict[str, str]:
     return {f"{field}_contains": value} if value else {}
 
 
+def _per_page_cap(request: Request) -> int | None:
+    """The --per-page-cap fault: pages are cut silently, offsets follow the capped size, and
+    ``result_info.per_page`` says the capped size (the only hint a client gets)."""
+    options: EmulatorOptions | None = getattr(request.app.state, "options", None)
+    return options.faults.per_page_cap if options is not None else None
+
+
 async def list_widgets(request: Request) -> JSONResponse:
     account_id = request.path_params["account_id"]
     page = _int_param(request, "page", 1, 1, None)
     per_page = _int_param(request, "per_page", DEFAULT_PER_PAGE, MIN_PER_PAGE, MAX_PER_PAGE)
+    per_page = min(per_page, _per_page_cap(request) or per_page)
     order = _choice_param(request, "order", tuple(ORDER_COLUMNS))
     direction = _choice_param(request, "direction", ("asc", "desc")) or "asc"
     widgets, total = _backend(request).list_widgets(

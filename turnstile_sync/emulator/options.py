@@ -28,6 +28,10 @@ class Faults:
     drop_rate: float = 0.0
     throttle_rate: float = 0.0
     seed: int | None = None
+    per_page_cap: int | None = None
+    """Serve at most this many widgets per list page, whatever ``per_page`` asks, and echo the
+    cap in ``result_info.per_page``: whether Cloudflare silently caps page sizes is not
+    documented, so a client must page by what it is served, not by what it asked for."""
 
     def __post_init__(self) -> None:
         for name in ("error_rate", "drop_rate", "throttle_rate"):
@@ -36,6 +40,8 @@ class Faults:
                 raise ConfigError(f"{name.replace('_', '-')} must be between 0 and 1, got {value}")
         if self.latency_ms < 0:
             raise ConfigError(f"latency-ms must not be negative, got {self.latency_ms}")
+        if self.per_page_cap is not None and self.per_page_cap < 1:
+            raise ConfigError(f"per-page-cap must be at least 1, got {self.per_page_cap}")
 
     @property
     def any(self) -> bool:

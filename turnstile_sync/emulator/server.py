@@ -21,7 +21,9 @@ IN_PROCESS_BASE_URL = "http://emulator.turnstile-sync.invalid" + API_PREFIX
 
 
 def build_app(backend: Backend, options: EmulatorOptions, stats: Stats) -> ASGIApp:
-    return EmulatorMiddleware(create_app(backend), options, stats)
+    app = create_app(backend)
+    app.state.options = options  # handlers read the faults they apply themselves (page cap)
+    return EmulatorMiddleware(app, options, stats)
 
 
 def open_backend(db_path: str | Path, options: EmulatorOptions) -> Backend:
