@@ -22,12 +22,17 @@ from turnstile_sync.models import WidgetDetail
 
 DEFAULT_PARALLELISM = 8
 DELETES_HELD_BACK = (
-    "held back because a create or update failed: a delete may be the other half of a rename, "
+    "held back: an earlier action failed, and a delete may be the other half of a rename, "
     "so none runs until every create and update has succeeded"
 )
 DELETES_HELD_BACK_UNDELIVERED = (
-    "held back because a new secret was not delivered: a delete may be the other half of a "
+    "held back: a new secret was not delivered, and a delete may be the other half of a "
     "rename, whose servers still need the old widget"
+)
+NOT_STARTED = "interrupted before it started"
+ABANDONED_IN_FLIGHT = (
+    "abandoned while in flight (Ctrl-C twice): it may or may not have happened; run plan to "
+    "see where the account stands"
 )
 
 
@@ -56,6 +61,10 @@ class ApplyReport:
     verification: tuple[str, ...] = ()
     """Ways the account, re-read after applying, is not as this run left it (see verify.py):
     a run whose every action succeeded is still not ok if another one interleaved with it."""
+    interrupted: bool = False
+    """``stop`` was set (Ctrl-C, SIGTERM): re-running apply finishes the job."""
+    abandoned: bool = False
+    """``abandon`` was set (a second Ctrl-C): actions in flight were cut off, not awaited."""
 
     @property
     def ok(self) -> bool:
@@ -87,6 +96,7 @@ async def apply(
     on_secret: SecretCallback | None = None,
     stop: asyncio.Event | None = None,
     deliver: DeliverCallback | None = None,
+    abandon: asyncio.Event | None = None,
 ) -> ApplyReport:
     """Execute ``plan`` against ``client``'s account. Never raises for a failed action.
 
@@ -97,7 +107,9 @@ async def apply(
     widget is kept (the replacement fails, half done: servers still use the old widget's
     secret, and the new one is in no store), and every other delete is held back, as after
     a failure. Once ``stop`` is set, no new action starts; those in flight finish, and the
-    rest are reported as not attempted.
+    rest are reported as not attempted, each with why. Once ``abandon`` is set, those in flight
+    are cancelled too (failed: they may or may not have happened), and the report is returned
+    all the same, so that what was done is never lost.
     """
     run = _Run(
         client,
@@ -109,6 +121,55 @@ async def apply(
         known_sitekeys=frozenset(widget.sitekey for widget in plan.observed),
     )
     indexed = list(enumerate(plan.actions))
+    completed = await _unless(
+        abandon,
+        _phases(run, indexed),
+    )
+    if not completed:
+        for index, action in indexed:
+            if index in run.results:
+                continue
+            new = run.created.get(index)
+            if new is not None:
+                message = _half_replaced(action, new, "the run was abandoned first")
+                result = ActionResult(action, Outcome.FAILED, new, message)
+            elif index in run.born:
+                born = run.born[index]
+                message = (
+                    f"the widget was created (sitekey {born}) but saving or delivering its "
+                    "secret was abandoned; `turnstile-sync secrets push` delivers it"
+                )
+                result = ActionResult(action, Outcome.FAILED, born, message)
+            elif index in run.started:
+                result = ActionResult(action, Outcome.FAILED, action.sitekey, ABANDONED_IN_FLIGHT)
+            else:
+                result = ActionResult(action, Outcome.NOT_ATTEMPTED, action.sitekey, NOT_STARTED)
+            run.record(index, result)
+    return ApplyReport(
+        tuple(run.results[index] for index, _ in indexed),
+        interrupted=run.stopping(),
+        abandoned=not completed,
+    )
+
+
+async def _unless(abandon: asyncio.Event | None, work: Awaitable[None]) -> bool:
+    """Run ``work``; if ``abandon`` is set first, cancel it and return False."""
+    if abandon is None:
+        await work
+        return True
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(abandon.wait())
+    await asyncio.wait((task, waiter), return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task.done():
+        task.result()  # re-raise what the work raised (never a failed action: those are results)
+        return True
+    task.cancel()
+    await asyncio.wait((task,))
+    return False
+
+
+async def _phases(run: _Run, indexed: list[tuple[int, Action]]) -> None:
     await asyncio.gather(
         *(run.create_or_update(i, a) for i, a in indexed if a.kind is not ActionKind.DELETE)
     )
@@ -132,9 +193,8 @@ async def apply(
     reason = DELETES_HELD_BACK if failed else DELETES_HELD_BACK_UNDELIVERED
     for index, action in indexed:
         if index not in run.results:
-            why = reason if held_back and action.kind is ActionKind.DELETE else None
+            why = reason if held_back and action.kind is ActionKind.DELETE else NOT_STARTED
             run.record(index, ActionResult(action, Outcome.NOT_ATTEMPTED, action.sitekey, why))
-    return ApplyReport(tuple(run.results[index] for index, _ in indexed))
 
 
 @dataclass
@@ -151,6 +211,10 @@ class _Run:
     results: dict[int, ActionResult] = field(default_factory=dict)
     created: dict[int, str] = field(default_factory=dict)
     undelivered: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    started: set[int] = field(default_factory=set)
+    born: dict[int, str] = field(default_factory=dict)
+    """The new widget of every create or replacement that has one, as soon as it exists."""
+    """Actions whose request was sent (or whose new secret is being delivered)."""
 
     def record(self, index: int, result: ActionResult) -> None:
         self.results[index] = result
@@ -166,6 +230,7 @@ class _Run:
             if self.stopping():
                 return
             assert action.body is not None
+            self.started.add(index)
             try:
                 if action.kind is ActionKind.UPDATE:
                     assert action.sitekey is not None
@@ -182,6 +247,7 @@ class _Run:
         if action.kind is ActionKind.UPDATE:
             self.record(index, ActionResult(action, Outcome.DONE, widget.sitekey))
             return
+        self.born[index] = widget.sitekey
         try:
             if self.on_secret is not None:
                 self.on_secret(action, widget)
@@ -214,6 +280,7 @@ class _Run:
                         index, ActionResult(action, Outcome.FAILED, new, message, undelivered)
                     )
                 return
+            self.started.add(index)
             try:
                 await self.client.delete_widget(action.sitekey)
             except Exception as error:  # every failure belongs in the report

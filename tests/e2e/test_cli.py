@@ -92,8 +92,10 @@ def test_partial_failure_reports_each_action_and_rerun_converges(write_spec, tar
     path = str(write_spec(spec))
     result = target.run(["apply", path, "--auto-approve"])
     assert result.exit_code == 1
-    assert "FAILED         create 'branded'" in result.stdout
-    assert "offlabel requires an Enterprise entitlement" in result.stdout
+    # without a terminal each action is listed once, as it finishes, on stderr
+    assert "FAILED         create 'branded'" in result.stderr
+    assert "offlabel requires an Enterprise entitlement" in result.stderr
+    assert "create 'branded'" not in result.stdout.split("Plan: ")[1]
     assert "Apply incomplete: 2 done, 1 failed, 0 not attempted." in result.stdout
     assert sorted(w["name"] for w in live_widgets(target.db)) == ["checkout", "login"]
 

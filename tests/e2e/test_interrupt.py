@@ -97,9 +97,13 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_converges(write_spec, tmp_path):
         stderr = "".join(seen) + stderr
         assert process.returncode == 1, stdout + stderr
         assert "Interrupted: no new action will start" in stderr
-        assert "Apply incomplete:" in stdout
-        assert stdout.count("  done ") == 2, stdout  # the finished one and the one in flight
-        assert stdout.count("not attempted  create") == 4, stdout
+        assert "Apply interrupted: 2 done, 0 failed, 4 not attempted." in stdout
+        assert "Fix the cause" not in stdout
+        progress = [line for line in stderr.splitlines() if line.startswith("apply [")]
+        assert sum("  done " in line for line in progress) == 2, stderr  # finished, in flight
+        not_attempted = [line for line in progress if "not attempted  create" in line]
+        assert len(not_attempted) == 4, stderr
+        assert all(line.endswith(": interrupted before it started") for line in not_attempted)
         assert sorted(w["name"] for w in live_widgets(db)) == ["w0", "w1"]
 
         rerun = subprocess.run(

@@ -173,7 +173,7 @@ def test_a_replacement_cut_off_between_its_halves_is_finished_by_the_next_apply(
     with served_emulator(db, "--rate-limit", "2/600", "--china-network") as base_url:
         cut = apply(base_url, "--max-retry-time", "0")
     assert cut.returncode == 1
-    assert "Two widgets are now named 'checkout'" in cut.stdout
+    assert "Two widgets are now named 'checkout'" in cut.stderr
     (new,) = [w for w in live_widgets(db) if w["sitekey"] != old["sitekey"]]
 
     with served_emulator(db, "--china-network") as base_url:

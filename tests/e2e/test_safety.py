@@ -466,9 +466,9 @@ def test_deletes_are_held_back_when_a_create_fails(write_spec, target):
     text = spec_text(entry("other"), entry("w-new", "offlabel: true"), prune=True)
     result = target.run(["apply", str(write_spec(text)), "--auto-approve"])
     assert result.exit_code == 1
-    assert "FAILED         create 'w-new'" in result.stdout
-    assert "not attempted  delete 'w-old'" in result.stdout
-    assert "held back because a create or update failed" in result.stdout
+    assert "FAILED         create 'w-new'" in result.stderr
+    assert "not attempted  delete 'w-old'" in result.stderr
+    assert "held back: an earlier action failed" in result.stderr
     assert names(target.db) == ["other", "w-old"]
 
 

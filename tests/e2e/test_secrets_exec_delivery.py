@@ -209,7 +209,7 @@ def test_text_report_says_undelivered_and_how_to_redeliver(write_spec, target):
     path = write_spec(spec_text(entry("login")))
     result = target.run(["apply", str(path), "--auto-approve", "--secrets-exec", "exit 3"])
     assert result.exit_code == 1
-    assert "secret NOT delivered to --secrets-exec #1: it exited with status 3" in result.stdout
+    assert "secret NOT delivered to --secrets-exec #1: it exited with status 3" in result.stderr
     assert f"turnstile-sync secrets push {path} --secrets-exec COMMAND" in result.stderr
 
 
@@ -234,7 +234,9 @@ def test_hanging_command_and_its_background_child_are_killed_at_the_timeout(
     )
     assert result.exit_code == 1
     assert sorted(by_name(target.db)) == ["login", "signup"]
-    assert result.stdout.count("ran longer than 0.5 s (--secrets-exec-timeout) and was killed") == 2
+    progress = [line for line in result.stderr.splitlines() if line.startswith("apply [")]
+    killed = "ran longer than 0.5 s (--secrets-exec-timeout) and was killed"
+    assert sum(killed in line for line in progress) == 2
     for pid in pids.read_text().split():
         assert not _running(int(pid)), f"process {pid} outlived the timeout"
 
@@ -257,7 +259,7 @@ def test_background_child_holding_the_output_is_killed_and_the_delivery_failed(
         ]
     )
     assert result.exit_code == 1
-    assert "still held its output" in result.stdout
+    assert "still held its output" in result.stderr
     assert not _running(int(pids.read_text()))
 
 
@@ -324,7 +326,7 @@ def test_secrets_out_and_commands_each_get_every_secret(write_spec, target, reco
     [secret] = current_secrets(target.db).values()
     assert json.loads(sink.read_text())["login"]["secret"] == secret
     assert [r["stdin"] for r in deliveries(log)] == [secret]
-    assert "--secrets-exec #2: it exited with status 1" in result.stdout
+    assert "--secrets-exec #2: it exited with status 1" in result.stderr
     assert "--secrets-exec #1" not in result.stdout
 
 
@@ -517,8 +519,8 @@ def test_a_replacement_keeps_its_old_widget_while_the_new_secret_reached_nowhere
     # Servers hold only the old secret: deleting the old widget would break them now.
     assert {old["sitekey"], stray["sitekey"]} <= sitekeys, result.stderr  # prune held back too
     assert len(sitekeys) == 3
-    assert "the old widget was kept" in result.stdout
-    assert "held back because a new secret was not delivered" in result.stdout
+    assert "the old widget was kept" in result.stderr
+    assert "held back: a new secret was not delivered" in result.stderr
     assert "secrets push" in result.stderr
     # The remedy: push the new secret, then apply again; it finishes the replacement.
     push = target.run(["secrets", "push", str(path), "--secrets-exec", command])

@@ -7,10 +7,11 @@ error, including usage errors (click's own default for those would be 2).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -337,10 +338,39 @@ def confirmed(question: str, *, refusing_to: str, ci_remedy: str = CI_REMEDY) ->
             f"refusing to {refusing_to}: there is no terminal to ask for confirmation on. "
             "Review what will happen, then pass --auto-approve (as CI pipelines do)."
         )
-    answer: str = click.prompt(
-        f"\n{question} Only 'yes' will be accepted", default="", show_default=False, err=True
-    )
+    with _interruptible():
+        try:
+            answer: str = click.prompt(
+                f"\n{question} Only 'yes' will be accepted",
+                default="",
+                show_default=False,
+                err=True,
+            )
+        except (click.Abort, KeyboardInterrupt, EOFError):  # Ctrl-C, Ctrl-D: a plain "no"
+            click.echo("", err=True)  # the cursor is still on the prompt's line
+            return False
     return answer.strip() == "yes"
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Let Ctrl-C end a prompt at once, even inside ``asyncio.run``.
+
+    ``asyncio.run`` replaces Python's SIGINT handler with one that only cancels its task and
+    returns; a blocking read of the terminal then resumes after it, so the first Ctrl-C was
+    swallowed until 'Enter' or a second Ctrl-C. While the prompt waits, the default handler
+    (raise KeyboardInterrupt) is back; the previous one is restored afterwards."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def secret_handler(sink: SecretsSink | None) -> Callable[[str, str, SecretStr], None]:

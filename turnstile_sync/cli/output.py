@@ -98,9 +98,11 @@ class PlanView:
             return
         from pathlib import Path
 
-        from turnstile_sync.render.text import make_console, render_report
+        from turnstile_sync.render.text import live_display, make_console, render_report
 
         console = make_console()
         console.print()
         path = Path(secrets_path) if secrets_path else None
-        render_report(report, console, secrets_path=path, commands=commands)
+        # the progress (stderr) listed every action unless it was a live bar: not again here
+        listed = not live_display(make_console(stderr=True))
+        render_report(report, console, secrets_path=path, commands=commands, listed=listed)

@@ -690,7 +690,8 @@ async def _apply(
     created, so that a run killed before their secrets are saved is completed by the next one.
     Commands (--secrets-exec) have no journal: see ``_interrupted_remedy``.
     The first Ctrl-C (or SIGTERM) stops new actions and lets in-flight ones finish; a second
-    one kills the running --secrets-exec commands and stops (``abandon``)."""
+    one kills the running --secrets-exec commands and cancels the actions in flight; either
+    way the report of what was done follows (an abandoned run skips the re-read)."""
     from turnstile_sync.actions import ActionKind
     from turnstile_sync.applier import apply
     from turnstile_sync.errors import TurnstileSyncError
@@ -702,12 +703,26 @@ async def _apply(
     if run.sink is not None:
         run.sink.journal.add(intents_for(plan, target.identity))
     stop = asyncio.Event()
+    abandoning = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def abandoned() -> None:
+        from turnstile_sync.secrets_exec import kill_running_commands
+
+        for number in signals:  # a third one ends the process (main: "Interrupted.")
+            loop.add_signal_handler(number, abandon, run.abandoned())
+        abandoning.set()
+        killed = kill_running_commands()
+        click.echo("\nAbandoning the actions in flight.", err=True)
+        if killed:
+            click.echo(
+                f"Killed {killed} running --secrets-exec command(s). {run.abandoned()}", err=True
+            )
 
     def interrupted() -> None:
         stop.set()
         for number in signals:  # the second one abandons
-            loop.add_signal_handler(number, abandon, run.abandoned())
+            loop.add_signal_handler(number, abandoned)
         click.echo(
             "\nInterrupted: no new action will start; waiting for the ones in flight "
             "(Ctrl-C again to abandon them)." + _interrupted_remedy(run),
@@ -732,11 +747,14 @@ async def _apply(
             deliver=deliver if run.delivery.any else None,
             on_secret=None if run.delivery.any else _mask_only,
             stop=stop,
+            abandon=abandoning,
         )
     finally:
         for number in signals:
             loop.remove_signal_handler(number)
         progress.close()
+    if report.abandoned:  # asked to stop now: no more requests
+        return report
     try:
         live = await client.list_widgets()
         problems = end_state_problems(plan, report, live)

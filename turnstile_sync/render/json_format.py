@@ -132,6 +132,11 @@ def apply_document(
             "kind": r.action.kind.value,
             "name": r.action.name,
             "sitekey": r.sitekey,
+            "replaced_sitekey": (
+                r.action.sitekey
+                if r.action.kind is ActionKind.REPLACE and r.sitekey != r.action.sitekey
+                else None
+            ),
             "outcome": r.outcome.value,
             "error": r.error,
             "undelivered": list(r.undelivered),

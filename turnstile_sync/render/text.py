@@ -164,7 +164,10 @@ def _result_line(result: ActionResult) -> Text:
     _, _, words = _SYMBOL[result.action.kind]
     line = Text(f"  {label:<{_OUTCOME_WIDTH}}", style=style)
     line.append(f"{words} {result.action.name!r}")
-    if result.sitekey:
+    old = result.action.sitekey
+    if result.action.kind is ActionKind.REPLACE and result.sitekey and old != result.sitekey:
+        line.append(f" ({old} -> {result.sitekey})", style="dim")  # pages need the new one
+    elif result.sitekey:
         line.append(f" ({result.sitekey})", style="dim")
     if result.error:
         line.append(f": {result.error}")
@@ -173,17 +176,30 @@ def _result_line(result: ActionResult) -> Text:
     return line
 
 
+def live_display(console: Console) -> bool:
+    """A progress bar redraws itself with cursor escapes: only on a terminal, and never with
+    NO_COLOR or --no-color (which promise that no escape sequence at all is written)."""
+    return console.is_terminal and not console.is_dumb_terminal and console.color_system is not None
+
+
 class ApplyProgress:
-    """Progress of an apply on stderr: a bar on a terminal (failures printed above it), and one
-    plain line per finished action otherwise (CI logs), so that if apply is interrupted, what
-    was done is already on record. Call it with each result; close() when apply returns."""
+    """Progress of an apply, in one of two presentations, never both:
+
+    - live (a terminal with colour): a bar, erased when apply returns; the final report then
+      lists every action once;
+    - otherwise (CI logs, pipes, --no-color): one plain line per action as it finishes, so
+      that if apply is killed, what was done is already on record; the final report then
+      gives only the summary (``listed``), not the same lines again.
+
+    Call it with each result; close() when apply returns."""
 
     def __init__(self, total: int, console: Console) -> None:
         self.total = total
         self.finished = 0
         self.console = console
+        self.listed = not live_display(console)
         self._bar = None
-        if console.is_terminal and total > 1:
+        if not self.listed:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
             self._bar = Progress(
@@ -199,14 +215,12 @@ class ApplyProgress:
 
     def __call__(self, result: ActionResult) -> None:
         self.finished += 1
-        line = Text(f"apply [{self.finished}/{self.total}]", style="dim")
-        line.append_text(_result_line(result))
-        if self._bar is None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.finished)
+        elif self.listed:
+            line = Text(f"apply [{self.finished}/{self.total}]", style="dim")
+            line.append_text(_result_line(result))
             self.console.print(line)
-            return
-        if result.outcome is not Outcome.DONE or result.undelivered:
-            self._bar.console.print(line)
-        self._bar.update(self._task, completed=self.finished)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -215,12 +229,19 @@ class ApplyProgress:
 
 
 def render_report(
-    report: ApplyReport, console: Console, *, secrets_path: Path | None = None, commands: int = 0
+    report: ApplyReport,
+    console: Console,
+    *,
+    secrets_path: Path | None = None,
+    commands: int = 0,
+    listed: bool = False,
 ) -> None:
     """``commands``: how many --secrets-exec commands the new secrets were sent to (those
-    that did not take one are reported as errors, after this)."""
-    for result in report.results:
-        console.print(_result_line(result))
+    that did not take one are reported as errors, after this). ``listed``: the progress
+    already printed one line per action (see ApplyProgress), so only the summary follows."""
+    if not listed:
+        for result in report.results:
+            console.print(_result_line(result))
     done = report.count(Outcome.DONE)
     failed = report.count(Outcome.FAILED)
     skipped = report.count(Outcome.NOT_ATTEMPTED)
@@ -243,6 +264,16 @@ def render_report(
             Text(
                 f"Apply done ({done} done), but the secrets of {len(report.undelivered)} new "
                 "widget(s) were not delivered (see above and the error below).",
+                style="bold red",
+            )
+        )
+    elif report.interrupted or report.abandoned:
+        how = "abandoned" if report.abandoned else "interrupted"
+        console.print(
+            Text(
+                f"Apply {how}: {done} done, {failed} failed, {skipped} not attempted. "
+                "Re-run apply to finish: it plans again from the live account, so it does "
+                "only what is left.",
                 style="bold red",
             )
         )
