@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from turnstile_sync import __version__
 from turnstile_sync.actions import Action, ActionKind, FieldChange, Plan
@@ -143,6 +143,12 @@ class _WidgetRef(BaseModel):
     sitekey: str
 
 
+class _Selection(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    selected: int = Field(ge=0)
+    universe: int = Field(ge=0)
+
+
 class _Document(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: Literal["turnstile-sync-plan"]
@@ -159,6 +165,9 @@ class _Document(BaseModel):
     """The --target selection the plan was made with (sorted); null: the whole account."""
     replace: list[str] = []
     """The --replace widgets the plan was made with (sorted)."""
+    selection: _Selection | None = None
+    """How many widgets the targets selected out of how many: only for `show`, which says a
+    saved targeted plan is targeted exactly as `plan` did (null for a whole-account plan)."""
     actions: list[_Action]
     unmanaged: list[_WidgetRef]
     ignored: list[_WidgetRef]
@@ -231,6 +240,9 @@ def dump(
         guards=_Guards(max_deletes=guards.max_deletes, forced=guards.forced),
         targets=recorded_selection(plan.targets),
         replace=sorted(set(plan.replace)),
+        selection=(
+            _Selection(selected=plan.selected, universe=plan.universe) if plan.targeted else None
+        ),
         actions=[
             _dump_action(action, expected)
             for action, expected in zip(plan.actions, expectations(plan), strict=True)
@@ -308,6 +320,10 @@ def load(path: str | Path) -> ReviewedPlan:
         unmanaged=tuple(_ref_widget(ref) for ref in document.unmanaged),
         ignored=tuple(_ref_widget(ref) for ref in document.ignored),
         unchanged=tuple(document.unchanged),
+        targets=None if document.targets is None else tuple(document.targets),
+        selected=document.selection.selected if document.selection else 0,
+        universe=document.selection.universe if document.selection else 0,
+        replace=tuple(document.replace),
     )
     return ReviewedPlan(
         plan=plan,
@@ -391,6 +407,7 @@ def stale_actions(
 
 
 RECEIPT_IGNORES = (
+    "root['selection']",  # counts unmanaged live widgets, which may come and go (see unmanaged)
     "root['created_at']",
     "root['created_by']",
     "root['spec']['path']",

@@ -33,7 +33,9 @@ NOT_FROM_ENVIRONMENT = {
 }
 """Options (by parameter name) that have no variable, and why."""
 
-ANNOUNCED = frozenset({"auto_approve", "plan_file", "invalidate_immediately", "secrets_out"})
+ANNOUNCED = frozenset(
+    {"auto_approve", "plan_file", "invalidate_immediately", "secrets_out", "replace", "targets"}
+)
 """Options that skip the confirmation, change what is applied without asking, break live
 servers at once, or choose where secrets are written: said on stderr when a variable set them."""
 
