@@ -133,10 +133,23 @@ def test_passing_test_secret_accepts_the_dummy_token_every_time(served):
         assert {"challenge_ts", "hostname", "action", "cdata"} <= answer.keys()
 
 
-@pytest.mark.parametrize("secret", [PASSES, FAILS, SPENT])
-def test_test_secrets_refuse_a_real_token(served, secret):
-    token = served.mint(served.widget())
-    assert served.verify(secret=secret, response=token)["error-codes"] == ["invalid-input-secret"]
+@pytest.mark.parametrize(
+    ("secret", "expected"),
+    [(PASSES, []), (FAILS, ["invalid-input-response"]), (SPENT, ["timeout-or-duplicate"])],
+)
+@pytest.mark.parametrize("kind", ["minted", "made-up"])
+def test_test_secrets_answer_any_token_as_they_answer_the_dummy_one(
+    served, secret, expected, kind
+):
+    # "Dummy secret keys should never be used in production as it will accept any response
+    # token as valid." (developers.cloudflare.com/turnstile/troubleshooting/testing/)
+    widget = served.widget()
+    token = served.mint(widget) if kind == "minted" else "any-response-token"
+    answer = served.verify(secret=secret, response=token)
+    assert answer["success"] is (secret == PASSES)
+    assert answer["error-codes"] == expected
+    if kind == "minted":  # a test secret never spends a real token
+        assert served.verify(secret=widget["secret"], response=token)["success"] is True
 
 
 def test_a_real_secret_rejects_the_dummy_token(served):
