@@ -184,9 +184,7 @@ class Backend:
             "UNION SELECT secret FROM widgets "
             "UNION SELECT previous_secret FROM widgets WHERE previous_secret IS NOT NULL"
         )
-        tables = {
-            row["name"] for row in self._db.execute("SELECT name FROM sqlite_master")
-        }
+        tables = {row["name"] for row in self._db.execute("SELECT name FROM sqlite_master")}
         if "siteverify_tokens" in tables:
             self._db.execute(
                 "INSERT OR IGNORE INTO issued_keys (key) SELECT sitekey FROM siteverify_tokens"

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 
 from turnstile_sync.emulator.backend import Backend
 from turnstile_sync.emulator.siteverify_body import MAX_BODY_BYTES, BadRequest, read_fields
-from turnstile_sync.emulator.tokens import DUMMY_TOKEN, MAX_TOKEN_LENGTH, Token
+from turnstile_sync.emulator.tokens import MAX_TOKEN_LENGTH, Token
 
 SITEVERIFY_PATH = "/turnstile/v0/siteverify"
 PASSES = "1x0000000000000000000000000000000AA"
