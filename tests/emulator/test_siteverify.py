@@ -10,6 +10,7 @@ waiting. Every siteverify answer is checked against the documented shape (tests/
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ import pytest
 
 from tests.conformance import check_log
 from tests.processes import raw_http, served_emulator
+from turnstile_sync.emulator import Backend, EmulatorTransport
+from turnstile_sync.emulator.options import EmulatorOptions
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 AUTH = {"Authorization": "Bearer any-token"}
@@ -133,10 +136,21 @@ def test_passing_test_secret_accepts_the_dummy_token_every_time(served):
         assert {"challenge_ts", "hostname", "action", "cdata"} <= answer.keys()
 
 
-@pytest.mark.parametrize("secret", [PASSES, FAILS, SPENT])
-def test_test_secrets_refuse_a_real_token(served, secret):
-    token = served.mint(served.widget())
-    assert served.verify(secret=secret, response=token)["error-codes"] == ["invalid-input-secret"]
+@pytest.mark.parametrize(
+    ("secret", "expected"),
+    [(PASSES, []), (FAILS, ["invalid-input-response"]), (SPENT, ["timeout-or-duplicate"])],
+)
+@pytest.mark.parametrize("kind", ["minted", "made-up"])
+def test_test_secrets_answer_any_token_as_they_answer_the_dummy_one(served, secret, expected, kind):
+    # "Dummy secret keys should never be used in production as it will accept any response
+    # token as valid." (developers.cloudflare.com/turnstile/troubleshooting/testing/)
+    widget = served.widget()
+    token = served.mint(widget) if kind == "minted" else "any-response-token"
+    answer = served.verify(secret=secret, response=token)
+    assert answer["success"] is (secret == PASSES)
+    assert answer["error-codes"] == expected
+    if kind == "minted":  # a test secret never spends a real token
+        assert served.verify(secret=widget["secret"], response=token)["success"] is True
 
 
 def test_a_real_secret_rejects_the_dummy_token(served):
@@ -623,3 +637,168 @@ def test_the_clock_only_moves_forward_by_sane_amounts(served, body):
     after = served.http.get(served.root + "/__emulator/clock").json()["result"]["now"]
     assert response.status_code == 400, response.text
     assert after == before  # frozen, and nothing moved it
+
+
+# --- in process: what the request log keeps, and what a reopened state file issues ----------
+
+ROOT = "http://emulator.turnstile-sync.invalid"
+WIDGETS = f"/client/v4/accounts/{ACCOUNT}/challenges/widgets"
+FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data; boundary=XX"
+
+
+async def _create(http: httpx.AsyncClient, name: str = "login") -> dict[str, Any]:
+    created = await http.post(
+        WIDGETS, json={"name": name, "mode": "managed", "domains": ["example.com"]}
+    )
+    assert created.status_code == 200, created.text
+    widget: dict[str, Any] = created.json()["result"]
+    return widget
+
+
+async def _mint_in_process(http: httpx.AsyncClient, widget: dict[str, Any]) -> str:
+    minted = await http.post(
+        "/__emulator/tokens", json={"sitekey": widget["sitekey"], "hostname": "example.com"}
+    )
+    assert minted.status_code == 200, minted.text
+    token: str = minted.json()["result"]["token"]
+    return token
+
+
+def _multipart_with(disposition: str) -> str:
+    return (
+        f"--XX\r\nContent-Disposition: {disposition}\r\n\r\n{{secret}}\r\n"
+        "--XX\r\nContent-Disposition: form-data; name=response\r\n\r\n{token}\r\n--XX--\r\n"
+    )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        (FORM, "secret={secret}&response={token}"),
+        (FORM, "s%65cret={secret}&response={token}"),  # percent-encoded field name
+        (FORM, "%73%65%63%72%65%74={secret}&response={token}"),
+        (MULTIPART, _multipart_with("form-data; name=secret")),
+        (MULTIPART, _multipart_with("form-data; name*=utf-8''s%65cret")),  # RFC 2231 value
+        (MULTIPART, _multipart_with("form-data; name*0=se; name*1=cret")),  # RFC 2231 pieces
+        (MULTIPART, _multipart_with("=?utf-8?b?Zm9ybS1kYXRhOyBuYW1lPSJzZWNyZXQi?=")),  # RFC 2047
+    ],
+)
+async def test_a_siteverify_secret_never_reaches_the_request_log_however_its_name_is_encoded(
+    tmp_path: Path, content_type: str, body: str
+):
+    log = tmp_path / "exchanges.jsonl"
+    transport = EmulatorTransport(Backend(":memory:"), EmulatorOptions(request_log=log))
+    async with httpx.AsyncClient(transport=transport, base_url=ROOT) as http:
+        widget = await _create(http)
+        token = await _mint_in_process(http, widget)
+        answer = await http.post(
+            "/turnstile/v0/siteverify",
+            content=body.format(secret=widget["secret"], token=token).encode(),
+            headers={"content-type": content_type},
+        )
+    # siteverify reads the encoded name as `secret` (the token validates)...
+    assert answer.json()["success"] is True
+    # ...and the log keeps exactly the fields siteverify read, the secret redacted.
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert str(widget["secret"]) not in log.read_text()
+    assert records[-1]["request"] == {"secret": "<redacted>", "response": token}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/turnstile/v0/siteverify", "text/plain"),  # siteverify cannot read it
+        ("/turnstile/v0/siteverify", FORM + "; charset=utf-8"),  # unreadable bytes
+        (WIDGETS, FORM),  # an API path that takes JSON only
+    ],
+)
+async def test_a_body_no_reader_parsed_is_never_logged_as_text(
+    tmp_path: Path, path: str, content_type: str
+):
+    log = tmp_path / "exchanges.jsonl"
+    transport = EmulatorTransport(Backend(":memory:"), EmulatorOptions(request_log=log))
+    hidden = "0x4AAAAAAAhiddenValueNeverLogged"
+    async with httpx.AsyncClient(transport=transport, base_url=ROOT) as http:
+        await http.post(
+            path,
+            content=f"s%65cret={hidden}&\xff".encode("latin-1"),
+            headers={"content-type": content_type, **AUTH},
+        )
+    assert hidden not in log.read_text()
+    assert json.loads(log.read_text().splitlines()[-1])["request"] == "<redacted>"
+
+
+@pytest.mark.anyio
+async def test_a_seeded_emulator_reopening_its_state_file_can_still_create_widgets(
+    tmp_path: Path,
+):
+    state = tmp_path / "state.sqlite"
+    first = EmulatorTransport(Backend(state, seed=7))
+    async with httpx.AsyncClient(transport=first, base_url=ROOT) as http:
+        old = await _create(http)
+    second = EmulatorTransport(Backend(state, seed=7))  # `emulator serve --state F --seed 7` again
+    async with httpx.AsyncClient(transport=second, base_url=ROOT) as http:
+        new = await _create(http, "signup")
+        rotated = await http.post(f"{WIDGETS}/{new['sitekey']}/rotate_secret", json={})
+    assert new["sitekey"] != old["sitekey"] and new["secret"] != old["secret"]
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["result"]["secret"] not in (old["secret"], new["secret"])
+
+
+@pytest.mark.anyio
+async def test_a_state_file_from_before_issued_keys_were_kept_still_never_reissues(
+    tmp_path: Path,
+):
+    state = tmp_path / "state.sqlite"
+    async with httpx.AsyncClient(
+        transport=EmulatorTransport(Backend(state, seed=7)), base_url=ROOT
+    ) as http:
+        old = await _create(http)
+    with sqlite3.connect(state) as db:  # what an older version wrote: no record of keys
+        db.execute("DROP TABLE issued_keys")
+    async with httpx.AsyncClient(
+        transport=EmulatorTransport(Backend(state, seed=7)), base_url=ROOT
+    ) as http:
+        new = await _create(http, "signup")
+    assert new["sitekey"] != old["sitekey"]
+
+
+@pytest.mark.anyio
+async def test_a_token_for_a_deleted_widget_never_validates_again(tmp_path: Path):
+    state = tmp_path / "state.sqlite"
+    first = EmulatorTransport(Backend(state, seed=7))
+    async with httpx.AsyncClient(transport=first, base_url=ROOT) as http:
+        old = await _create(http)
+        token = await _mint_in_process(http, old)
+        deleted = await http.delete(f"{WIDGETS}/{old['sitekey']}")
+        assert deleted.status_code == 200
+    reopened = Backend(state, seed=7)
+    assert reopened.tokens.find(token) is None  # deleted with its widget
+    async with httpx.AsyncClient(transport=EmulatorTransport(reopened), base_url=ROOT) as http:
+        new = await _create(http)
+        answer = await http.post(
+            "/turnstile/v0/siteverify", data={"secret": new["secret"], "response": token}
+        )
+    assert answer.json() == {"success": False, "error-codes": ["invalid-input-response"]}
+    assert new["sitekey"] != old["sitekey"]
+
+
+@pytest.mark.anyio
+async def test_an_internal_error_never_shows_the_cause_to_the_client(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    def broken(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("UNIQUE constraint failed: widgets.sitekey")
+
+    monkeypatch.setattr(Backend, "create", broken)
+    transport = EmulatorTransport(Backend(":memory:"))
+    async with httpx.AsyncClient(transport=transport, base_url=ROOT) as http:
+        answer = await http.post(
+            WIDGETS, json={"name": "x", "mode": "managed", "domains": ["example.com"]}
+        )
+    assert answer.status_code == 500
+    assert "UNIQUE" not in answer.text and "sitekey" not in answer.text
+    assert answer.json()["errors"] == [{"code": 10001, "message": "emulator internal error"}]

@@ -21,6 +21,7 @@ from typing import Any
 
 from turnstile_sync.emulator.errors import (
     CODE_ENTITLEMENT,
+    CODE_INTERNAL,
     CODE_LIMIT_EXCEEDED,
     CODE_REGION_IMMUTABLE,
     CODE_ROTATION_IN_GRACE_PERIOD,
@@ -73,7 +74,11 @@ CREATE TABLE IF NOT EXISTS widgets (
     last_modified_via TEXT
 );
 CREATE INDEX IF NOT EXISTS widgets_by_account ON widgets (account_id, seq);
+CREATE TABLE IF NOT EXISTS issued_keys (key TEXT PRIMARY KEY);
 """
+_MAX_KEY_DRAWS = 1000
+"""A fresh key is redrawn while it collides with one already issued; a thousand collisions in
+a row means the random source is broken, not unlucky."""
 
 _DEFAULTS: dict[str, Any] = {
     "region": "world",
@@ -172,6 +177,18 @@ class Backend:
         for column in ("deployed_via", "last_modified_via"):
             if column not in columns:
                 self._db.execute(f"ALTER TABLE widgets ADD COLUMN {column} TEXT")
+        # Every sitekey and secret the file ever held counts as issued (a file written before
+        # issued_keys existed remembers only its live widgets and their tokens' sitekeys).
+        self._db.execute(
+            "INSERT OR IGNORE INTO issued_keys (key) SELECT sitekey FROM widgets "
+            "UNION SELECT secret FROM widgets "
+            "UNION SELECT previous_secret FROM widgets WHERE previous_secret IS NOT NULL"
+        )
+        tables = {row["name"] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if "siteverify_tokens" in tables:
+            self._db.execute(
+                "INSERT OR IGNORE INTO issued_keys (key) SELECT sitekey FROM siteverify_tokens"
+            )
         self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -186,6 +203,20 @@ class Backend:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _fresh(self, db: sqlite3.Connection, draw: Callable[[], str]) -> str:
+        """A key never issued before by this state file, and recorded as issued.
+
+        A seeded emulator reopening its file restarts its random sequence, so it draws keys it
+        has already handed out (to live widgets, or to deleted ones whose tokens and secrets
+        must never come back): those are redrawn. The sequence stays reproducible for a given
+        seed and file."""
+        for _ in range(_MAX_KEY_DRAWS):
+            key = draw()
+            inserted = db.execute("INSERT OR IGNORE INTO issued_keys (key) VALUES (?)", [key])
+            if inserted.rowcount == 1:
+                return key
+        raise EmulatorError(500, CODE_INTERNAL, "could not draw a fresh key")
 
     def _timestamp(self) -> str:
         """A fresh timestamp that always moves forward, so modified_on changes on every write."""
@@ -258,7 +289,7 @@ class Backend:
                         f"{limit} widgets per account",
                     )
             now = self._timestamp()
-            sitekey = self._keys.sitekey()
+            sitekey = self._fresh(db, self._keys.sitekey)
             db.execute(
                 "INSERT INTO widgets (account_id, sitekey, secret, name, mode, domains, region, "
                 "clearance_level, bot_fight_mode, ephemeral_id, offlabel, created_on, modified_on, "
@@ -267,7 +298,7 @@ class Backend:
                 [
                     account_id,
                     sitekey,
-                    self._keys.secret_for(sitekey),
+                    self._fresh(db, lambda: self._keys.secret_for(sitekey)),
                     values["name"],
                     values["mode"],
                     json.dumps(sorted(values["domains"])),
@@ -326,6 +357,8 @@ class Backend:
             db.execute(
                 "DELETE FROM widgets WHERE account_id = ? AND sitekey = ?", [account_id, sitekey]
             )
+            # Its tokens go with it: nothing minted for a deleted widget may ever validate.
+            self.tokens.forget_sitekey(sitekey)
         return widget
 
     def rotate_secret(
@@ -358,7 +391,7 @@ class Backend:
                 "previous_secret_expires_on = ?, modified_on = ?, last_modified_via = 'api' "
                 "WHERE account_id = ? AND sitekey = ?",
                 [
-                    self._keys.secret_for(sitekey),
+                    self._fresh(db, lambda: self._keys.secret_for(sitekey)),
                     previous,
                     previous_expires,
                     self._timestamp(),

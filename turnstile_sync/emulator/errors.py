@@ -17,6 +17,8 @@ CODE_UNAVAILABLE = 10503
 """Emulator's choice for an injected 503."""
 CODE_NO_ROUTE = 7003
 """Cloudflare's code for an unroutable URI or a malformed identifier in the path."""
+CODE_INTERNAL = 10001
+"""The emulator's internal error (HTTP 500); its message never carries the cause's text."""
 CODE_METHOD_NOT_ALLOWED = 10405
 CODE_INVALID_REQUEST = 10400
 """Emulator's choice: a body or query parameter that breaks the schema."""

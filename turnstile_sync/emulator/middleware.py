@@ -150,6 +150,15 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
+def _first_header(scope: Scope, name: bytes) -> str:
+    """The first value of a header, as Starlette's ``request.headers.get`` (and so siteverify)
+    reads it: with the header given twice, the log must read the body as siteverify did."""
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
 def _declared_length(headers: dict[str, str]) -> int | None:
     """The Content-Length a client announced; None when absent (chunked) or unreadable."""
     value = headers.get("content-length", "").strip()
@@ -420,6 +429,7 @@ class _Exchange:
             url_path=self.scope["path"],
             query=self.scope.get("query_string", b"").decode("latin-1"),
             user_agent=self.headers.get("user-agent", ""),
+            content_type=_first_header(self.scope, b"content-type"),
             request_body=b"" if self.oversized else bytes(self.request_body),
             status=self.status,
             response_body=self.response_body,

@@ -2,21 +2,21 @@
 
 Useful for debugging a pipeline against the emulator, and how the test suite checks every
 request and response against Cloudflare's OpenAPI schema. Headers are never written (they
-carry credentials) and every ``secret`` value is redacted.
+carry credentials) and every ``secret`` value is redacted. A siteverify body is logged as the
+fields siteverify parsed from it; any other body only as JSON; nothing is ever logged as raw
+text a secret could hide in.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+
+from turnstile_sync.emulator.siteverify import SITEVERIFY_PATH
+from turnstile_sync.emulator.siteverify_body import BadRequest, read_fields
 
 REDACTED = "<redacted>"
-_URLENCODED = re.compile(r"\A[\w.~%+*-]+=[\w.~%+*-]*(?:&[\w.~%+*-]+=[\w.~%+*-]*)*\Z", re.ASCII)
-"""Only a body that is plainly ``name=value&...`` is read as a form (a multipart body would
-otherwise parse as one field with a long name, its secret unredacted)."""
 
 
 def _redact(value: Any) -> Any:
@@ -27,25 +27,52 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def _redacted_json(raw: bytes) -> Any:
-    """The body as JSON with secrets redacted, or as text when it is not (sane) JSON.
+def _json_or_redacted(raw: bytes) -> Any:
+    """A JSON body with every ``secret`` redacted; any other body is not logged at all.
 
-    Request bodies are capped (1 MB) before they get here; absurdly nested ones, which the
-    emulator refuses with 400, are kept as text rather than recursed into.
+    Whether raw text "mentions a secret" cannot be decided from the text: field names reach
+    a reader percent-encoded, RFC 2231/2047-encoded, and so on. So a body is logged only as
+    the structure a reader parsed from it, never as text. Request bodies are capped (1 MB)
+    before they get here; absurdly nested ones, which the emulator refuses with 400, are not
+    recursed into.
     """
+    if not raw:
+        return None
+    try:
+        return _redact(json.loads(raw))
+    except (ValueError, RecursionError):  # UnicodeDecodeError included
+        return REDACTED
+
+
+def _siteverify_request(content_type: str, raw: bytes) -> Any:
+    """Exactly the fields siteverify itself reads from the body (the same reader, so the log
+    can never see a field name differently from siteverify), ``secret`` redacted."""
+    if not raw:
+        return None
+    try:
+        fields = read_fields(content_type, raw)
+    except (BadRequest, ValueError, LookupError):  # unreadable: nothing of it is logged
+        return REDACTED
+    return _redact(dict(fields))
+
+
+def redacted_request(url_path: str, content_type: str, raw: bytes) -> Any:
+    """What the log keeps of a request body."""
+    if url_path.rstrip("/") == SITEVERIFY_PATH:
+        return _siteverify_request(content_type, raw)
+    return _json_or_redacted(raw)
+
+
+def _redacted_response(raw: bytes) -> Any:
+    """The emulator's own answer: JSON with secrets redacted, or short plain text (a 404 page)
+    when it holds nothing that looks like one."""
     if not raw:
         return None
     try:
         return _redact(json.loads(raw))
     except (ValueError, RecursionError):
         text = raw.decode("utf-8", errors="replace")
-    if "secret" not in text.lower():
-        return text
-    # A siteverify form carries the widget's secret: logged as its fields, secret redacted;
-    # any other body that mentions one (multipart, malformed) is not logged at all.
-    if not _URLENCODED.match(text):
-        return REDACTED
-    return _redact(dict(parse_qsl(text, keep_blank_values=True)))
+    return text if "secret" not in text.lower() else REDACTED
 
 
 def append_exchange(
@@ -56,6 +83,7 @@ def append_exchange(
     url_path: str,
     query: str,
     user_agent: str,
+    content_type: str,
     request_body: bytes,
     status: int | str,
     response_body: bytes,
@@ -66,9 +94,9 @@ def append_exchange(
         "path": url_path,
         "query": query,
         "user_agent": user_agent,
-        "request": _redacted_json(request_body),
+        "request": redacted_request(url_path, content_type, request_body),
         "status": status,
-        "response": _redacted_json(response_body),
+        "response": _redacted_response(response_body),
     }
     with path.open("a", encoding="utf-8") as log:
         log.write(json.dumps(record, sort_keys=True) + "\n")

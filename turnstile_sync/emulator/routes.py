@@ -83,10 +83,12 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
+    """The error's own text stays in the emulator's log (the middleware logs the traceback):
+    an exception message can carry SQL, paths or stored values a client must not see."""
     return JSONResponse(
         {
             "success": False,
-            "errors": [{"code": 10001, "message": f"emulator internal error: {error}"}],
+            "errors": [{"code": 10001, "message": "emulator internal error"}],
             "messages": [],
             "result": None,
         },

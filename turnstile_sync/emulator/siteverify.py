@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 
 from turnstile_sync.emulator.backend import Backend
 from turnstile_sync.emulator.siteverify_body import MAX_BODY_BYTES, BadRequest, read_fields
-from turnstile_sync.emulator.tokens import DUMMY_TOKEN, MAX_TOKEN_LENGTH, Token
+from turnstile_sync.emulator.tokens import MAX_TOKEN_LENGTH, Token
 
 SITEVERIFY_PATH = "/turnstile/v0/siteverify"
 PASSES = "1x0000000000000000000000000000000AA"
@@ -31,7 +31,7 @@ TEST_SECRETS = {
     FAILS: "invalid-input-response",
     SPENT: "timeout-or-duplicate",
 }
-"""Cloudflare's published test secrets and the error each answers the dummy token with."""
+"""Cloudflare's published test secrets and the error each answers any token with."""
 DUMMY_HOSTNAME = "example.com"
 """The hostname a dummy token validates for: a guess (the docs' example shows 'localhost')."""
 _MAX_SECRET_LENGTH = 256
@@ -63,10 +63,13 @@ def _passed(token: Token, widget: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def _test_secret(secret: str, response: str, now: datetime) -> dict[str, Any]:
-    if response != DUMMY_TOKEN:
-        # "invalid-input-secret: ... or is a testing secret key with a non-testing response"
-        return failure("invalid-input-secret")
+def _test_secret(secret: str, now: datetime) -> dict[str, Any]:
+    """A test secret answers the same for every token, the dummy one or any other: "Dummy
+    secret keys ... will accept any response token as valid" (testing docs). The error-codes
+    table of the server-side validation docs (as SDKs quote it) describes invalid-input-secret
+    as also "a testing secret key with a non-testing response"; the testing page is followed,
+    and 2x/3x keep their one answer ("Always fails", "token already spent") for any token. A
+    real token is neither read nor spent."""
     code = TEST_SECRETS[secret]
     if code is not None:
         return failure(code)
@@ -103,7 +106,7 @@ def verdict(fields: dict[str, str], backend: Backend) -> dict[str, Any]:
         # The docs ask for "a UUID"; whether Cloudflare refuses anything else is a guess.
         return failure("bad-request")
     if secret in TEST_SECRETS:
-        return _test_secret(secret, response, backend.now())
+        return _test_secret(secret, backend.now())
     widget = backend.find_by_secret(secret) if len(secret) <= _MAX_SECRET_LENGTH else None
     if widget is None:
         return failure("invalid-input-secret")

@@ -129,6 +129,10 @@ class TokenStore:
             ],
         )
 
+    def forget_sitekey(self, sitekey: str) -> None:
+        """Drop every token minted for a widget (it was deleted): none may validate again."""
+        self._db.execute("DELETE FROM siteverify_tokens WHERE sitekey = ?", [sitekey])
+
     def find(self, value: str) -> Token | None:
         row = self._db.execute(
             "SELECT * FROM siteverify_tokens WHERE token = ?", [value]
