@@ -7,25 +7,12 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from turnstile_sync.errors import SpecError
+from tests.unit.test_spec import only_problem, problems_of
 from turnstile_sync.models import Spec
-from turnstile_sync.spec import load_spec_text
 from turnstile_sync.spec_messages import PYDANTIC_MESSAGES
 from turnstile_sync.suggestions import closest, did_you_mean
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
-
-
-def problems_of(text: str) -> list[str]:
-    with pytest.raises(SpecError) as caught:
-        load_spec_text(text, "spec.yaml")
-    return [problem.format("spec.yaml") for problem in caught.value.problems]
-
-
-def only_problem(text: str) -> str:
-    problems = problems_of(text)
-    assert len(problems) == 1, problems
-    return problems[0]
 
 
 def widget(*lines: str) -> str:
