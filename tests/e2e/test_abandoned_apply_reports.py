@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import logging
 import signal
-import subprocess
 
 from tests.conftest import ACCOUNT
 from tests.e2e.conftest import live_widgets
-from tests.e2e.test_interrupt import gated_emulator
-from tests.processes import clean_env, cli_command
+from tests.e2e.test_interrupt import apply_interrupted_after_its_first_action, gated_emulator
 from turnstile_sync.emulator.middleware import REQUEST_LOG_ENV
 
 SPEC = f"account_id: {ACCOUNT}\nwidgets:\n" + "".join(
@@ -41,25 +39,7 @@ def test_second_ctrl_c_abandons_in_flight_and_still_reports(write_spec, tmp_path
         logging.getLogger(name).addHandler(logged)
     try:
         with gated_emulator(db) as (base_url, _gate):
-            env = clean_env(CLOUDFLARE_BASE_URL=base_url, CLOUDFLARE_API_TOKEN="t", NO_COLOR="1")
-            process = subprocess.Popen(
-                cli_command("apply", path, "--auto-approve", "--parallelism", "1"),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                text=True,
-            )
-            assert process.stderr is not None
-            seen = []
-            for line in process.stderr:  # the first create is done; the second is held
-                seen.append(line)
-                if line.startswith("apply [1/6]"):
-                    break
-            process.send_signal(signal.SIGINT)
-            for line in process.stderr:
-                seen.append(line)
-                if line.startswith("Interrupted: no new action will start"):
-                    break
+            process, seen = apply_interrupted_after_its_first_action(base_url, path)
             process.send_signal(signal.SIGINT)  # the held create is still in flight
             stdout, stderr = process.communicate(timeout=60)
             stderr = "".join(seen) + stderr

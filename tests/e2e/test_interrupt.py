@@ -69,29 +69,39 @@ def gated_emulator(db: Path) -> Iterator[tuple[str, CreateGate]]:
         backend.close()
 
 
+def apply_interrupted_after_its_first_action(
+    base_url: str, path: str
+) -> tuple[subprocess.Popen[str], list[str]]:
+    """An apply of six creates, one at a time, sent Ctrl-C once its first create is done and
+    its second is held by the gate; returns once it has said it will start nothing new, with
+    the stderr lines seen so far."""
+    env = clean_env(CLOUDFLARE_BASE_URL=base_url, CLOUDFLARE_API_TOKEN="t", NO_COLOR="1")
+    process = subprocess.Popen(
+        cli_command("apply", path, "--auto-approve", "--parallelism", "1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:  # the first create is done; the second is held
+        seen.append(line)
+        if line.startswith("apply [1/6]"):
+            break
+    process.send_signal(signal.SIGINT)
+    for line in process.stderr:
+        seen.append(line)
+        if line.startswith("Interrupted: no new action will start"):
+            break
+    return process, seen
+
+
 def test_ctrl_c_stops_cleanly_and_a_rerun_converges(write_spec, tmp_path):
     path = str(write_spec(SPEC))
     db = tmp_path / "gated.sqlite3"
     with gated_emulator(db) as (base_url, gate):
-        env = clean_env(CLOUDFLARE_BASE_URL=base_url, CLOUDFLARE_API_TOKEN="t", NO_COLOR="1")
-        process = subprocess.Popen(
-            cli_command("apply", path, "--auto-approve", "--parallelism", "1"),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        assert process.stderr is not None
-        seen = []
-        for line in process.stderr:  # the first create is done; the second is held
-            seen.append(line)
-            if line.startswith("apply [1/6]"):
-                break
-        process.send_signal(signal.SIGINT)
-        for line in process.stderr:
-            seen.append(line)
-            if line.startswith("Interrupted: no new action will start"):
-                break
+        process, seen = apply_interrupted_after_its_first_action(base_url, path)
         gate.released.set()  # now the in-flight create may finish
         stdout, stderr = process.communicate(timeout=60)
         stderr = "".join(seen) + stderr
@@ -106,6 +116,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_converges(write_spec, tmp_path):
         assert all(line.endswith(": interrupted before it started") for line in not_attempted)
         assert sorted(w["name"] for w in live_widgets(db)) == ["w0", "w1"]
 
+        env = clean_env(CLOUDFLARE_BASE_URL=base_url, CLOUDFLARE_API_TOKEN="t", NO_COLOR="1")
         rerun = subprocess.run(
             cli_command("apply", path, "--auto-approve"),
             capture_output=True,
