@@ -417,11 +417,13 @@ def _mapping_to_data(
             kind = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
             problems.append(_key_problem(f"keys must be strings, got {kind}", location, key_node))
             continue
+        reported = len(problems)
         key = _scalar(key_node, location, loader, problems)
         if not isinstance(key, str):
-            if key is not None:
+            if len(problems) == reported:  # None from _scalar after it reported is not a key
+                got = "null (an empty key, '~' or 'null')" if key is None else _bounded(key)
                 problems.append(
-                    _key_problem(f"keys must be strings, got {_bounded(key)}", location, key_node)
+                    _key_problem(f"keys must be strings, got {got}", location, key_node)
                 )
             continue
         positions.add((*location, key), key_node.start_mark)

@@ -382,3 +382,9 @@ def test_names_cannot_start_a_new_line_in_spec_errors():
     with pytest.raises(SpecError) as caught:
         load_spec_text(text, "s.yaml")
     assert "\n::error" not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", ["~", "null", "Null"])
+def test_a_null_key_is_refused_not_dropped(key):
+    problem = only_problem(f"widgets:\n  - name: a\n    {key}: x\n    domains: [a.com]\n")
+    assert problem.startswith("spec.yaml:3:5: widgets[0]: keys must be strings, got null")
